@@ -1,0 +1,16 @@
+//! asyncpg_rs._native: the Rust core of asyncpg-rs.
+//!
+//! Rooms: `protocol` (one PostgreSQL session driven by asyncio), `codecs` (binary format <-> Python),
+//! `record` (the Record type), `errors` (server errors -> asyncpg exception classes).
+
+use pyo3::prelude::*;
+
+pub mod codecs;
+pub mod record;
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    record::register(m)?;
+    Ok(())
+}
