@@ -6,11 +6,14 @@
 use pyo3::prelude::*;
 
 pub mod codecs;
+pub mod errors;
+pub mod protocol;
 pub mod record;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     record::register(m)?;
+    protocol::register(m)?;
     Ok(())
 }

@@ -1,0 +1,876 @@
+"""connect() and Connection: asyncpg's connection API over the Rust protocol core."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import itertools
+import os
+import socket
+import ssl as ssl_module
+import sys
+import time
+import typing
+import warnings
+import weakref
+
+from . import connect_utils, exceptions, prepared_stmt, serverversion
+from . import cursor as cursor_mod
+from . import transaction as transaction_mod
+from ._native import Record
+from .protocol import (
+    MODE_ALL,
+    MODE_NONE,
+    MODE_ROW,
+    MODE_STATUS,
+    MODE_VAL,
+    Protocol,
+    _OneByteProtocol,
+    cancel_request_bytes,
+    ssl_request_bytes,
+)
+
+__all__ = ("Connection", "connect")
+
+LoggedQuery = collections.namedtuple(
+    "LoggedQuery", ["query", "args", "timeout", "elapsed", "exception", "conn_addr", "conn_params"]
+)
+
+_RESET_QUERY = "SELECT pg_advisory_unlock_all();\nCLOSE ALL;\nUNLISTEN *;\nRESET ALL;"
+
+
+class ConnectionSettings:
+    """Server parameters reported at startup and on change, read as attributes."""
+
+    __slots__ = ("_settings",)
+
+    def __init__(self, settings: dict[str, str]) -> None:
+        self._settings = settings
+
+    def __getattr__(self, name: str) -> str:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            return self._settings[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __repr__(self) -> str:
+        return f"<ConnectionSettings {self._settings!r}>"
+
+
+class _ConnectionConfig(typing.NamedTuple):
+    command_timeout: float | None
+    statement_cache_size: int
+    max_cached_statement_lifetime: float
+    max_cacheable_statement_size: int
+
+
+class _Callback(typing.NamedTuple):
+    cb: typing.Callable[..., typing.Any]
+    is_async: bool
+
+    @classmethod
+    def from_callable(cls, cb: typing.Callable[..., typing.Any]) -> _Callback:
+        if asyncio.iscoroutinefunction(cb):
+            return cls(cb, True)
+        if callable(cb):
+            return cls(cb, False)
+        raise exceptions.InterfaceError(f"expected a callable or an `async def` function,got {cb!r}")
+
+
+class ConnectionMeta(type):
+    def __instancecheck__(cls, instance: object) -> bool:
+        mro = type(instance).__mro__
+        return Connection in mro or _ConnectionProxy in mro
+
+
+class _ConnectionProxy:
+    """Base of objects that stand for a Connection (the pool's proxy)."""
+
+    __slots__ = ()
+
+
+class Connection(metaclass=ConnectionMeta):
+    """A connection to PostgreSQL. Create it with :func:`connect`."""
+
+    def __init__(
+        self,
+        protocol: Protocol,
+        transport: asyncio.Transport,
+        loop: asyncio.AbstractEventLoop,
+        addr: typing.Any,
+        config: _ConnectionConfig,
+        params: connect_utils.ConnectParams,
+    ) -> None:
+        self._protocol = protocol
+        self._transport = transport
+        self._loop = loop
+        self._addr = addr
+        self._config = config
+        self._params = params
+        self._command_timeout = config.command_timeout
+        self._top_xact = None
+        self._aborted = False
+        self._listeners: dict[str, set[_Callback]] = {}
+        self._log_listeners: set[_Callback] = set()
+        self._termination_listeners: set[_Callback] = set()
+        self._query_loggers: set[_Callback] = set()
+        self._cancellations: set[asyncio.Task[None]] = set()
+        self._cancel_barrier: asyncio.Future[None] | None = None
+        self._stmt_exclusive_section = None
+        self._server_version = serverversion.split_server_version_string(
+            protocol.get_settings().get("server_version", "0")
+        )
+        self._server_caps = None
+        self._proxy = None
+        self._source_traceback = None
+        self._closed_callbacks_called = False
+        self._closed_waiter: asyncio.Future[None] = loop.create_future()
+        protocol.notification_callback = self._on_notification
+        protocol.notice_callback = self._on_notice
+        protocol.lost_callback = self._on_connection_lost
+
+    def __del__(self) -> None:
+        if not self.is_closed() and getattr(self, "_protocol", None) is not None:
+            try:
+                warnings.warn(
+                    f"unclosed connection {self!r}; run in asyncio debug mode "
+                    "to show the traceback of connection origin",
+                    ResourceWarning,
+                    stacklevel=2,
+                )
+                if not self._loop.is_closed():
+                    self.terminate()
+            except Exception:
+                pass
+
+    # ----- running queries -----
+
+    async def _wait(self, fut: asyncio.Future[typing.Any], timeout: float | None) -> typing.Any:
+        if timeout is None:
+            timeout = self._command_timeout
+        try:
+            if timeout is None:
+                return await fut
+            timeout = _check_timeout(timeout)
+            if timeout <= 0:
+                fut.cancel()
+                raise asyncio.TimeoutError
+            return await asyncio.wait_for(fut, timeout)
+        except (asyncio.CancelledError, asyncio.TimeoutError):
+            if fut.cancelled() or not fut.done():
+                fut.cancel()
+                self._cancel_request()
+            raise
+
+    async def _barrier(self) -> None:
+        barrier = self._cancel_barrier
+        if barrier is not None:
+            await asyncio.shield(barrier)
+
+    async def execute(self, query: str, *args: typing.Any, timeout: float | None = None) -> str:
+        """Execute an SQL command (or commands).
+
+        Without arguments the simple query protocol is used, so several commands separated by
+        semicolons are allowed; the status of the last one is returned.
+        """
+        if self._cancel_barrier is not None:
+            await self._barrier()
+        if self._query_loggers:
+            return await self._logged(query, args, timeout, self._execute, query, args, timeout)
+        return await self._execute(query, args, timeout)
+
+    async def _execute(self, query: str, args: tuple[typing.Any, ...], timeout: float | None) -> str:
+        if args:
+            fut = self._protocol.query(query, args, MODE_STATUS)
+        else:
+            fut = self._protocol.simple_query(query)
+        if timeout is None and self._command_timeout is None:
+            try:
+                return await fut
+            except asyncio.CancelledError:
+                self._cancel_request()
+                raise
+        return await self._wait(fut, timeout)
+
+    async def executemany(
+        self, command: str, args: typing.Iterable[typing.Sequence[typing.Any]], *, timeout: float | None = None
+    ) -> None:
+        """Execute an SQL command for each sequence of arguments in `args`, atomically."""
+        if self._cancel_barrier is not None:
+            await self._barrier()
+        args_list = _as_list(args)
+        if self._query_loggers:
+            return await self._logged(command, args_list, timeout, self._many, command, args_list, MODE_NONE, None, timeout)
+        return await self._many(command, args_list, MODE_NONE, None, timeout)
+
+    async def _many(self, query, args_list, mode, record_class, timeout):  # type: ignore[no-untyped-def]
+        if not args_list:
+            # Still prepare, so that an invalid query is reported.
+            await self._wait(self._protocol.prepare(query, ""), timeout)
+            return [] if mode == MODE_ALL else None
+        _check_record_class(record_class)
+        return await self._wait(self._protocol.query_many(query, args_list, mode, record_class), timeout)
+
+    async def fetch(
+        self,
+        query: str,
+        *args: typing.Any,
+        timeout: float | None = None,
+        record_class: type[Record] | None = None,
+    ) -> list[Record]:
+        """Run a query and return the results as a list of :class:`Record`."""
+        if self._cancel_barrier is not None:
+            await self._barrier()
+        if record_class is not None:
+            _check_record_class(record_class)
+        if self._query_loggers:
+            return await self._logged(query, args, timeout, self._query, query, args, MODE_ALL, 0, record_class, timeout)
+        fut = self._protocol.query(query, args, MODE_ALL, 0, record_class)
+        if timeout is None and self._command_timeout is None:
+            try:
+                return await fut
+            except asyncio.CancelledError:
+                self._cancel_request()
+                raise
+        return await self._wait(fut, timeout)
+
+    async def fetchval(
+        self, query: str, *args: typing.Any, column: int = 0, timeout: float | None = None
+    ) -> typing.Any:
+        """Run a query and return a value in the first row (column `column`), or None."""
+        if self._cancel_barrier is not None:
+            await self._barrier()
+        if self._query_loggers:
+            return await self._logged(query, args, timeout, self._query, query, args, MODE_VAL, column, None, timeout)
+        fut = self._protocol.query(query, args, MODE_VAL, column)
+        if timeout is None and self._command_timeout is None:
+            try:
+                return await fut
+            except asyncio.CancelledError:
+                self._cancel_request()
+                raise
+        return await self._wait(fut, timeout)
+
+    async def fetchrow(
+        self,
+        query: str,
+        *args: typing.Any,
+        timeout: float | None = None,
+        record_class: type[Record] | None = None,
+    ) -> Record | None:
+        """Run a query and return the first row, or None when there are no rows."""
+        if self._cancel_barrier is not None:
+            await self._barrier()
+        if record_class is not None:
+            _check_record_class(record_class)
+        if self._query_loggers:
+            return await self._logged(query, args, timeout, self._query, query, args, MODE_ROW, 0, record_class, timeout)
+        fut = self._protocol.query(query, args, MODE_ROW, 0, record_class)
+        if timeout is None and self._command_timeout is None:
+            try:
+                return await fut
+            except asyncio.CancelledError:
+                self._cancel_request()
+                raise
+        return await self._wait(fut, timeout)
+
+    async def _query(self, query, args, mode, column, record_class, timeout):  # type: ignore[no-untyped-def]
+        return await self._wait(self._protocol.query(query, args, mode, column, record_class), timeout)
+
+    async def fetchmany(
+        self,
+        query: str,
+        args: typing.Iterable[typing.Sequence[typing.Any]],
+        *,
+        timeout: float | None = None,
+        record_class: type[Record] | None = None,
+    ) -> list[Record]:
+        """Run a query for each sequence of arguments in `args` and return all the rows."""
+        if self._cancel_barrier is not None:
+            await self._barrier()
+        args_list = _as_list(args)
+        if self._query_loggers:
+            return await self._logged(query, args_list, timeout, self._many, query, args_list, MODE_ALL, record_class, timeout)
+        return await self._many(query, args_list, MODE_ALL, record_class, timeout)
+
+    async def _logged(self, query, args, timeout, fn, *fn_args):  # type: ignore[no-untyped-def]
+        started = time.monotonic()
+        exc: BaseException | None = None
+        try:
+            return await fn(*fn_args)
+        except BaseException as e:
+            exc = e
+            raise
+        finally:
+            record = LoggedQuery(
+                query=query,
+                args=args,
+                timeout=timeout,
+                elapsed=time.monotonic() - started,
+                exception=exc,
+                conn_addr=self._addr,
+                conn_params=self._params,
+            )
+            for cb in list(self._query_loggers):
+                if cb.is_async:
+                    self._loop.create_task(cb.cb(record))
+                else:
+                    self._loop.call_soon(cb.cb, record)
+
+    async def prepare(
+        self,
+        query: str,
+        *,
+        name: str | None = None,
+        timeout: float | None = None,
+        record_class: type[Record] | None = None,
+    ) -> prepared_stmt.PreparedStatement:
+        """Create a prepared statement for `query`."""
+        if self._cancel_barrier is not None:
+            await self._barrier()
+        if record_class is not None:
+            _check_record_class(record_class)
+        state = await self._wait(self._protocol.prepare(query, name), timeout)
+        return prepared_stmt.PreparedStatement(self, query, state, record_class)
+
+    def cursor(
+        self,
+        query: str,
+        *args: typing.Any,
+        prefetch: int | None = None,
+        timeout: float | None = None,
+        record_class: type[Record] | None = None,
+    ) -> cursor_mod.CursorFactory:
+        """Return a cursor factory for `query` (iterate it, or await it inside a transaction)."""
+        if record_class is not None:
+            _check_record_class(record_class)
+        return cursor_mod.CursorFactory(self, query, None, args, prefetch, timeout, record_class)
+
+    def transaction(
+        self, *, isolation: str | None = None, readonly: bool = False, deferrable: bool = False
+    ) -> transaction_mod.Transaction:
+        """Create a :class:`Transaction` to use with ``async with`` or start/commit/rollback."""
+        return transaction_mod.Transaction(self, isolation, readonly, deferrable)
+
+    def is_in_transaction(self) -> bool:
+        """True while the connection is inside a transaction block."""
+        return self._protocol.transaction_status() != "I"
+
+    # ----- cancellation -----
+
+    def _cancel_request(self) -> None:
+        """Ask the server to cancel the statement in progress, from a second connection."""
+        if self.is_closed():
+            return
+        barrier = self._loop.create_future()
+        self._cancel_barrier = barrier
+        task = self._loop.create_task(self._send_cancel(barrier))
+        self._cancellations.add(task)
+        task.add_done_callback(self._cancellations.discard)
+
+    async def _send_cancel(self, barrier: asyncio.Future[None]) -> None:
+        try:
+            try:
+                pid = self._protocol.get_backend_pid()
+                secret = self._protocol.get_backend_secret()
+                if isinstance(self._addr, str):
+                    reader, writer = await asyncio.open_unix_connection(self._addr)
+                else:
+                    reader, writer = await asyncio.open_connection(self._addr[0], self._addr[1])
+                try:
+                    writer.write(cancel_request_bytes(pid, secret))
+                    await writer.drain()
+                    await reader.read()  # the server closes the socket once it has signalled
+                finally:
+                    writer.close()
+            except OSError:
+                pass
+            if not self.is_closed():
+                try:
+                    await self._protocol.sync()
+                except Exception:
+                    pass
+        finally:
+            if self._cancel_barrier is barrier:
+                self._cancel_barrier = None
+            if not barrier.done():
+                barrier.set_result(None)
+
+    # ----- listeners -----
+
+    async def add_listener(self, channel: str, callback: typing.Callable[..., typing.Any]) -> None:
+        """Listen on `channel`; `callback(connection, pid, channel, payload)` is called per NOTIFY."""
+        self._check_open()
+        cbs = self._listeners.get(channel)
+        if cbs is None:
+            await self.execute(f"LISTEN {_quote_ident(channel)}")
+            cbs = self._listeners[channel] = set()
+        cbs.add(_Callback.from_callable(callback))
+
+    async def remove_listener(self, channel: str, callback: typing.Callable[..., typing.Any]) -> None:
+        """Remove a listening callback; UNLISTEN when it was the last one for `channel`."""
+        if self.is_closed():
+            return
+        cbs = self._listeners.get(channel)
+        if cbs is None:
+            return
+        cbs.discard(_Callback.from_callable(callback))
+        if not cbs:
+            del self._listeners[channel]
+            await self.execute(f"UNLISTEN {_quote_ident(channel)}")
+
+    def add_log_listener(self, callback: typing.Callable[..., typing.Any]) -> None:
+        """Call `callback(connection, message)` for each NOTICE or WARNING the server sends."""
+        if self.is_closed():
+            raise exceptions.InterfaceError("connection is closed")
+        self._log_listeners.add(_Callback.from_callable(callback))
+
+    def remove_log_listener(self, callback: typing.Callable[..., typing.Any]) -> None:
+        self._log_listeners.discard(_Callback.from_callable(callback))
+
+    def add_termination_listener(self, callback: typing.Callable[..., typing.Any]) -> None:
+        """Call `callback(connection)` once when the connection is closed."""
+        self._termination_listeners.add(_Callback.from_callable(callback))
+
+    def remove_termination_listener(self, callback: typing.Callable[..., typing.Any]) -> None:
+        self._termination_listeners.discard(_Callback.from_callable(callback))
+
+    def add_query_logger(self, callback: typing.Callable[..., typing.Any]) -> None:
+        """Call `callback(LoggedQuery)` after each query."""
+        self._query_loggers.add(_Callback.from_callable(callback))
+
+    def remove_query_logger(self, callback: typing.Callable[..., typing.Any]) -> None:
+        self._query_loggers.discard(_Callback.from_callable(callback))
+
+    def query_logger(self, callback: typing.Callable[..., typing.Any]) -> _QueryLoggerContext:
+        """Context manager that logs the queries run inside it with `callback`."""
+        return _QueryLoggerContext(self, callback)
+
+    def _on_notification(self, pid: int, channel: str, payload: str) -> None:
+        con = self._proxy if self._proxy is not None else self
+        for cb in list(self._listeners.get(channel, ())):
+            if cb.is_async:
+                self._loop.create_task(cb.cb(con, pid, channel, payload))
+            else:
+                self._loop.call_soon(cb.cb, con, pid, channel, payload)
+
+    def _on_notice(self, message: exceptions.PostgresLogMessage) -> None:
+        con = self._proxy if self._proxy is not None else self
+        for cb in list(self._log_listeners):
+            if cb.is_async:
+                self._loop.create_task(cb.cb(con, message))
+            else:
+                self._loop.call_soon(cb.cb, con, message)
+
+    def _on_connection_lost(self) -> None:
+        if not self._closed_waiter.done():
+            self._closed_waiter.set_result(None)
+        self._call_termination_listeners()
+
+    def _call_termination_listeners(self) -> None:
+        if self._closed_callbacks_called:
+            return
+        self._closed_callbacks_called = True
+        con = self._proxy if self._proxy is not None else self
+        for cb in list(self._termination_listeners):
+            if cb.is_async:
+                self._loop.create_task(cb.cb(con))
+            else:
+                self._loop.call_soon(cb.cb, con)
+        self._termination_listeners.clear()
+        self._log_listeners.clear()
+
+    # ----- information -----
+
+    def get_server_pid(self) -> int:
+        """The process ID of the server backend of this connection."""
+        return self._protocol.get_backend_pid()
+
+    def get_server_version(self) -> serverversion.ServerVersion:
+        """The server version as a :class:`ServerVersion` named tuple."""
+        return self._server_version
+
+    def get_settings(self) -> ConnectionSettings:
+        """Server settings reported by the server (``server_version``, ``TimeZone``, ...)."""
+        return ConnectionSettings(self._protocol.get_settings())
+
+    def get_reset_query(self) -> str:
+        """The SQL that :meth:`reset` runs."""
+        return _RESET_QUERY
+
+    async def reset(self, *, timeout: float | None = None) -> None:
+        """Bring the connection back to a clean state (as the pool does on release)."""
+        self._check_open()
+        self._listeners.clear()
+        self._log_listeners.clear()
+        if self._protocol.transaction_status() != "I":
+            if self._top_xact is None or not getattr(self._top_xact, "_managed", False):
+                self._loop.call_exception_handler(
+                    {"message": "Resetting connection with an active transaction {!r}".format(self)}
+                )
+            self._top_xact = None
+            reset_query = "ROLLBACK;\n" + _RESET_QUERY
+        else:
+            reset_query = _RESET_QUERY
+        await self.execute(reset_query, timeout=timeout)
+
+    async def reload_schema_state(self) -> None:
+        """Drop cached statements and type information; they are rebuilt on next use."""
+        self._protocol.clear_statement_cache()
+
+    # ----- closing -----
+
+    def is_closed(self) -> bool:
+        """True once the connection is closed."""
+        return self._aborted or self._protocol.is_closed()
+
+    async def close(self, *, timeout: float | None = None) -> None:
+        """Close the connection gracefully (Terminate message, then wait for the socket to close)."""
+        if self.is_closed():
+            self._call_termination_listeners()
+            return
+        waiter = self._closed_waiter
+        try:
+            self._protocol.terminate()
+            await asyncio.wait_for(asyncio.shield(waiter), timeout)
+        except BaseException:
+            self.terminate()
+            raise
+        finally:
+            self._call_termination_listeners()
+
+    def terminate(self) -> None:
+        """Close the connection at once, without waiting."""
+        self._aborted = True
+        try:
+            self._protocol.abort_transport()
+        except Exception:
+            pass
+        self._call_termination_listeners()
+
+    def _check_open(self) -> None:
+        if self.is_closed():
+            raise exceptions.InterfaceError("connection is closed")
+
+    # ----- type codecs -----
+
+    async def set_type_codec(self, typename, *, schema="public", encoder, decoder, format="text"):  # type: ignore[no-untyped-def]
+        """Set a custom codec for a type (not supported yet in asyncpg-rs)."""
+        raise exceptions.UnsupportedClientFeatureError(
+            "set_type_codec() is not supported by asyncpg-rs yet"
+        )
+
+    async def reset_type_codec(self, typename, *, schema="public"):  # type: ignore[no-untyped-def]
+        raise exceptions.UnsupportedClientFeatureError(
+            "reset_type_codec() is not supported by asyncpg-rs yet"
+        )
+
+    async def set_builtin_type_codec(self, typename, *, schema="public", codec_name, format=None):  # type: ignore[no-untyped-def]
+        raise exceptions.UnsupportedClientFeatureError(
+            "set_builtin_type_codec() is not supported by asyncpg-rs yet"
+        )
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__module__}.{type(self).__name__} object at 0x{id(self):x}>"
+
+
+class _QueryLoggerContext:
+    def __init__(self, con: Connection, callback: typing.Callable[..., typing.Any]) -> None:
+        self._con = con
+        self._cb = callback
+
+    def __enter__(self) -> None:
+        self._con.add_query_logger(self._cb)
+
+    def __exit__(self, *exc: object) -> None:
+        self._con.remove_query_logger(self._cb)
+
+
+def _quote_ident(ident: str) -> str:
+    return '"{}"'.format(ident.replace('"', '""'))
+
+
+def _check_timeout(timeout: typing.Any) -> float:
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise ValueError(f"invalid timeout value: expected non-negative float (got {timeout!r})")
+    return float(timeout)
+
+
+def _check_record_class(record_class: typing.Any) -> None:
+    if record_class is None:
+        return
+    if not (isinstance(record_class, type) and issubclass(record_class, Record)):
+        raise exceptions.InterfaceError(
+            f"record_class is expected to be a subclass of asyncpg.Record, got {record_class!r}"
+        )
+    if record_class is not Record and (
+        record_class.__new__ is not Record.__new__ or record_class.__init__ is not Record.__init__
+    ):
+        raise exceptions.InterfaceError(
+            "record_class must not redefine __new__ or __init__"
+        )
+
+
+def _as_list(args: typing.Any) -> list[typing.Any]:
+    if isinstance(args, list):
+        return args
+    return list(args)
+
+
+def _check_cache_arg(name: str, value: typing.Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ValueError(f"{name} is expected to be greater or equal to 0, got {value!r}")
+
+
+async def connect(
+    dsn: str | None = None,
+    *,
+    host: typing.Any = None,
+    port: typing.Any = None,
+    user: str | None = None,
+    password: typing.Any = None,
+    passfile: typing.Any = None,
+    service: str | None = None,
+    servicefile: typing.Any = None,
+    database: str | None = None,
+    loop: asyncio.AbstractEventLoop | None = None,
+    timeout: float = 60,
+    statement_cache_size: int = 100,
+    max_cached_statement_lifetime: float = 300,
+    max_cacheable_statement_size: int = 1024 * 15,
+    command_timeout: float | None = None,
+    ssl: typing.Any = None,
+    direct_tls: bool | None = None,
+    connection_class: type[Connection] = Connection,
+    record_class: type[Record] = Record,
+    server_settings: dict[str, str] | None = None,
+    target_session_attrs: str | None = None,
+    krbsrvname: str | None = None,
+    gsslib: str | None = None,
+) -> Connection:
+    """Open a connection to a PostgreSQL server, with asyncpg's arguments and rules."""
+    if not (isinstance(connection_class, type) and issubclass(connection_class, Connection)):
+        raise exceptions.InterfaceError(
+            "connection_class is expected to be a subclass of asyncpg.Connection, "
+            f"got {connection_class!r}"
+        )
+    if not (isinstance(record_class, type) and issubclass(record_class, Record)):
+        raise exceptions.InterfaceError(
+            f"record_class is expected to be a subclass of asyncpg.Record, got {record_class!r}"
+        )
+    _check_record_class(record_class)
+    _check_cache_arg("statement_cache_size", statement_cache_size)
+    _check_cache_arg("max_cached_statement_lifetime", max_cached_statement_lifetime)
+    _check_cache_arg("max_cacheable_statement_size", max_cacheable_statement_size)
+    if command_timeout is not None:
+        if (
+            isinstance(command_timeout, bool)
+            or not isinstance(command_timeout, (int, float))
+            or command_timeout <= 0
+        ):
+            raise ValueError(
+                "invalid command_timeout value: expected greater than 0 float "
+                f"(got {command_timeout!r})"
+            )
+        command_timeout = float(command_timeout)
+    if loop is None:
+        loop = asyncio.get_running_loop()
+
+    config = _ConnectionConfig(
+        command_timeout=command_timeout,
+        statement_cache_size=int(statement_cache_size),
+        max_cached_statement_lifetime=float(max_cached_statement_lifetime),
+        max_cacheable_statement_size=int(max_cacheable_statement_size),
+    )
+    deadline = loop.time() + timeout if timeout is not None else None
+
+    async def _connect() -> Connection:
+        addrs, params = connect_utils.parse_connect_arguments(
+            dsn=dsn,
+            host=host,
+            port=port,
+            user=user,
+            password=password,
+            passfile=passfile,
+            database=database,
+            ssl=ssl,
+            direct_tls=direct_tls,
+            server_settings=server_settings,
+            target_session_attrs=target_session_attrs,
+            service=service,
+            servicefile=servicefile,
+            krbsrvname=krbsrvname,
+            gsslib=gsslib,
+            connect_timeout=timeout,
+        )
+        last_error: BaseException | None = None
+        candidates: list[Connection] = []
+        for addr in addrs:
+            try:
+                con = await _connect_addr(
+                    loop, addr, params, config, connection_class, record_class
+                )
+            except (OSError, asyncio.TimeoutError, ConnectionError) as e:
+                last_error = e
+                continue
+            except exceptions.CannotConnectNowError as e:
+                last_error = e
+                continue
+            attrs = getattr(params, "target_session_attrs", None)
+            attrs_value = getattr(attrs, "value", attrs) or "any"
+            if attrs_value == "any":
+                for c in candidates:
+                    c.terminate()
+                return con
+            if await _matches_target(con, attrs_value):
+                for c in candidates:
+                    c.terminate()
+                return con
+            candidates.append(con)
+        attrs = getattr(params, "target_session_attrs", None)
+        attrs_value = getattr(attrs, "value", attrs) or "any"
+        if attrs_value == "prefer-standby" and candidates:
+            chosen = candidates[0]
+            for c in candidates[1:]:
+                c.terminate()
+            return chosen
+        for c in candidates:
+            c.terminate()
+        if candidates or (last_error is None and addrs):
+            raise exceptions.TargetServerAttributeNotMatched(
+                f"None of the hosts match the target attribute requirement {attrs!r}"
+            )
+        if last_error is not None:
+            raise last_error
+        raise exceptions.InterfaceError("no addresses to connect to")
+
+    if deadline is None:
+        return await _connect()
+    return await asyncio.wait_for(_connect(), max(deadline - loop.time(), 0))
+
+
+async def _matches_target(con: Connection, attrs: str) -> bool:
+    settings = con._protocol.get_settings()
+    if attrs in ("primary", "standby", "prefer-standby"):
+        hot = settings.get("in_hot_standby")
+        if hot is None:
+            hot = "on" if await con.fetchval("SELECT pg_catalog.pg_is_in_recovery()") else "off"
+        is_standby = hot == "on"
+        return is_standby if attrs in ("standby", "prefer-standby") else not is_standby
+    if attrs in ("read-write", "read-only"):
+        ro = settings.get("default_transaction_read_only")
+        if ro is None:
+            ro = await con.fetchval("SHOW default_transaction_read_only")
+        return (ro == "on") == (attrs == "read-only")
+    return True
+
+
+async def _resolve_password(password: typing.Any) -> str | None:
+    if callable(password):
+        password = password()
+    if asyncio.iscoroutine(password) or isinstance(password, asyncio.Future):
+        password = await password
+    return password
+
+
+def _ssl_context_for(params: typing.Any) -> tuple[ssl_module.SSLContext | None, str]:
+    """The SSL context and mode asked for: mode is 'disable', 'allow', 'prefer' or 'require'."""
+    sslobj = getattr(params, "ssl", None)
+    mode = getattr(params, "sslmode", None)
+    mode = getattr(mode, "name", mode)
+    mode = str(mode).replace("_", "-") if mode is not None else None
+    if isinstance(sslobj, ssl_module.SSLContext):
+        return sslobj, mode if mode in ("prefer", "allow") else "require"
+    if sslobj is None or sslobj is False or mode in (None, "disable"):
+        return None, "disable"
+    if mode in ("allow", "prefer"):
+        ctx = ssl_module.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl_module.CERT_NONE
+        return ctx, mode
+    if isinstance(sslobj, ssl_module.SSLContext):
+        return sslobj, "require"
+    ctx = ssl_module.create_default_context()
+    if mode == "require":
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl_module.CERT_NONE
+    elif mode == "verify-ca":
+        ctx.check_hostname = False
+    return ctx, "require"
+
+
+async def _connect_addr(
+    loop: asyncio.AbstractEventLoop,
+    addr: typing.Any,
+    params: typing.Any,
+    config: _ConnectionConfig,
+    connection_class: type[Connection],
+    record_class: type[Record],
+) -> Connection:
+    password = await _resolve_password(params.password)
+    protocol = Protocol(
+        loop,
+        config.statement_cache_size,
+        config.max_cacheable_statement_size,
+        config.max_cached_statement_lifetime,
+        None if record_class is Record else record_class,
+    )
+    if isinstance(addr, str):
+        transport, _ = await loop.create_unix_connection(lambda: protocol, addr)
+    else:
+        ctx, mode = _ssl_context_for(params)
+        if ctx is not None and mode in ("prefer", "require"):
+            transport = await _open_tls(loop, addr, ctx, mode, protocol)
+        else:
+            transport, _ = await loop.create_connection(lambda: protocol, addr[0], addr[1])
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            except (OSError, AttributeError):
+                pass
+    try:
+        settings = list((params.server_settings or {}).items())
+        await protocol.startup(params.user, params.database, password, settings)
+    except BaseException:
+        transport.abort()
+        raise
+    return connection_class(protocol, transport, loop, addr, config, params)
+
+
+async def _open_tls(
+    loop: asyncio.AbstractEventLoop,
+    addr: tuple[str, int],
+    ctx: ssl_module.SSLContext,
+    mode: str,
+    protocol: Protocol,
+) -> asyncio.Transport:
+    host, port = addr[0], addr[1]
+    negotiator = _OneByteProtocol(loop)
+    transport, _ = await loop.create_connection(lambda: negotiator, host, port)
+    try:
+        transport.write(ssl_request_bytes())
+        answer = await negotiator.answer
+        if answer == b"S":
+            server_hostname = host if ctx.check_hostname else None
+            tls = await loop.start_tls(transport, negotiator, ctx, server_hostname=server_hostname)
+            if tls is None:
+                raise ConnectionError("TLS upgrade failed")
+            transport = tls
+        elif answer == b"N":
+            if mode == "require":
+                raise ConnectionError(f'PostgreSQL server at "{host}:{port}" rejected SSL upgrade')
+        else:
+            raise ConnectionError(
+                f'PostgreSQL server at "{host}:{port}": server sent an error response during '
+                "SSL exchange; check the server logs for details"
+            )
+    except BaseException:
+        transport.close()
+        raise
+    transport.set_protocol(protocol)
+    protocol.connection_made(transport)
+    return transport

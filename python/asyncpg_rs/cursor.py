@@ -1,0 +1,196 @@
+"""Cursors: server-side portals read in batches, inside a transaction."""
+
+from __future__ import annotations
+
+import itertools
+import typing
+
+from . import exceptions
+
+if typing.TYPE_CHECKING:
+    from ._native import Record
+    from .connection import Connection
+
+__all__ = ("Cursor", "CursorFactory")
+
+_portal_ids = itertools.count(1)
+
+
+def _check_released(con: typing.Any, release_ctr: int, cls: str, meth: str) -> None:
+    if getattr(con, "_pool_release_ctr", 0) != release_ctr:
+        raise exceptions.InterfaceError(
+            f"cannot call {cls}.{meth}(): the underlying connection has been released back to the pool"
+        )
+
+
+class CursorFactory:
+    """What :meth:`Connection.cursor` returns: iterate it, or await it for a :class:`Cursor`."""
+
+    __slots__ = ("_con", "_query", "_state", "_args", "_prefetch", "_timeout", "_record_class", "_release_ctr")
+
+    def __init__(
+        self,
+        connection: Connection,
+        query: str,
+        state: typing.Any,
+        args: tuple[typing.Any, ...],
+        prefetch: int | None,
+        timeout: float | None,
+        record_class: type[Record] | None,
+    ) -> None:
+        self._con = connection
+        self._query = query
+        self._state = state
+        self._args = args
+        self._prefetch = prefetch
+        self._timeout = timeout
+        self._record_class = record_class
+        self._release_ctr = getattr(connection, "_pool_release_ctr", 0)
+
+    def __aiter__(self) -> CursorIterator:
+        _check_released(self._con, self._release_ctr, "CursorFactory", "__aiter__")
+        prefetch = 50 if self._prefetch is None else self._prefetch
+        if prefetch <= 0:
+            raise exceptions.InterfaceError("prefetch argument must be greater than zero")
+        return CursorIterator(
+            self._con, self._query, self._state, self._args, self._record_class, prefetch, self._timeout
+        )
+
+    def __await__(self) -> typing.Generator[typing.Any, None, Cursor]:
+        _check_released(self._con, self._release_ctr, "CursorFactory", "__await__")
+        if self._prefetch is not None:
+            raise exceptions.InterfaceError(
+                "prefetch argument can only be specified for iterable cursor"
+            )
+        cursor = Cursor(self._con, self._query, self._state, self._args, self._record_class)
+        return cursor._init(self._timeout).__await__()
+
+
+class _BaseCursor:
+    def __init__(
+        self,
+        connection: Connection,
+        query: str,
+        state: typing.Any,
+        args: tuple[typing.Any, ...],
+        record_class: type[Record] | None,
+    ) -> None:
+        self._con = connection
+        self._query = query
+        self._state = state
+        self._args = args
+        self._record_class = record_class
+        self._portal_name: str | None = None
+        self._exhausted = False
+        self._release_ctr = getattr(connection, "_pool_release_ctr", 0)
+
+    def _check_ready(self) -> None:
+        if self._state is None:
+            raise exceptions.InterfaceError("cursor: no associated prepared statement")
+
+    async def _bind(self, timeout: float | None) -> None:
+        con = self._con
+        if not con.is_in_transaction():
+            raise exceptions.NoActiveSQLTransactionError(
+                "cursor cannot be created outside of a transaction"
+            )
+        if self._state is None:
+            self._state = await con._wait(con._protocol.prepare(self._query, None), timeout)
+        name = f"__asyncpg_portal_{next(_portal_ids):x}__"
+        await con._wait(con._protocol.bind_portal(self._state, self._args, name), timeout)
+        self._portal_name = name
+
+    async def _exec(self, n: int, timeout: float | None) -> list[Record]:
+        con = self._con
+        rows, more = await con._wait(
+            con._protocol.execute_portal(self._state, self._portal_name, n, self._record_class),
+            timeout,
+        )
+        if not more:
+            self._exhausted = True
+        return rows
+
+    async def _close_portal(self, timeout: float | None) -> None:
+        con = self._con
+        if self._portal_name is not None and not con.is_closed():
+            await con._wait(con._protocol.close_object("P", self._portal_name), timeout)
+        self._portal_name = None
+
+    def __repr__(self) -> str:
+        attrs = []
+        if self._exhausted:
+            attrs.append("exhausted")
+        attrs.append("")
+        return "<{}.{} \"{!s:.30}\" {}{:#x}>".format(
+            "asyncpg", type(self).__name__, self._query, " ".join(attrs), id(self)
+        )
+
+
+class CursorIterator(_BaseCursor):
+    """``async for`` over a cursor, fetching `prefetch` rows per round trip."""
+
+    def __init__(self, connection, query, state, args, record_class, prefetch, timeout):  # type: ignore[no-untyped-def]
+        super().__init__(connection, query, state, args, record_class)
+        self._prefetch = prefetch
+        self._timeout = timeout
+        self._buffer: list[Record] = []
+        self._pos = 0
+
+    def __aiter__(self) -> CursorIterator:
+        return self
+
+    async def __anext__(self) -> Record:
+        _check_released(self._con, self._release_ctr, "CursorIterator", "__anext__")
+        if self._portal_name is None and not self._exhausted:
+            await self._bind(self._timeout)
+        if self._pos >= len(self._buffer):
+            if self._exhausted:
+                raise StopAsyncIteration
+            self._buffer = await self._exec(self._prefetch, self._timeout)
+            self._pos = 0
+            if self._exhausted:
+                await self._close_portal(self._timeout)
+            if not self._buffer:
+                raise StopAsyncIteration
+        row = self._buffer[self._pos]
+        self._pos += 1
+        return row
+
+
+class Cursor(_BaseCursor):
+    """An open cursor (``await con.cursor(...)`` inside a transaction)."""
+
+    async def _init(self, timeout: float | None) -> Cursor:
+        await self._bind(timeout)
+        return self
+
+    async def fetch(self, n: int, *, timeout: float | None = None) -> list[Record]:
+        """Return the next `n` rows (fewer at the end)."""
+        _check_released(self._con, self._release_ctr, "Cursor", "fetch")
+        self._check_ready()
+        if n <= 0:
+            raise exceptions.InterfaceError("n must be greater than zero")
+        if self._exhausted:
+            return []
+        return await self._exec(n, timeout)
+
+    async def fetchrow(self, *, timeout: float | None = None) -> Record | None:
+        """Return the next row, or None at the end."""
+        _check_released(self._con, self._release_ctr, "Cursor", "fetchrow")
+        self._check_ready()
+        if self._exhausted:
+            return None
+        rows = await self._exec(1, timeout)
+        return rows[0] if rows else None
+
+    async def forward(self, n: int, *, timeout: float | None = None) -> int:
+        """Skip `n` rows; return how many were skipped."""
+        _check_released(self._con, self._release_ctr, "Cursor", "forward")
+        self._check_ready()
+        if n <= 0:
+            raise exceptions.InterfaceError("n must be greater than zero")
+        status = await self._con.execute(f'MOVE FORWARD {int(n)} "{self._portal_name}"', timeout=timeout)
+        advanced = int(status.split()[-1])
+        if advanced < n:
+            self._exhausted = True
+        return advanced

@@ -1,0 +1,151 @@
+"""PreparedStatement: a statement prepared once on a connection and run many times."""
+
+from __future__ import annotations
+
+import json
+import typing
+
+from . import cursor as cursor_mod
+from . import exceptions, types
+from .protocol import MODE_ALL, MODE_NONE, MODE_ROW, MODE_VAL
+
+if typing.TYPE_CHECKING:
+    from ._native import Record
+    from .connection import Connection
+
+__all__ = ("PreparedStatement",)
+
+
+def _type_of(oid: int, name: str | None) -> types.Type:
+    if name is None:
+        return types.Type(oid, "unknown", "scalar", "")
+    kind = "array" if name.startswith("_") else "scalar"
+    return types.Type(oid, name, kind, "pg_catalog")
+
+
+class PreparedStatement:
+    """A prepared statement (see :meth:`Connection.prepare`)."""
+
+    __slots__ = ("_con", "_query", "_state", "_record_class", "_last_status", "_release_ctr")
+
+    def __init__(
+        self,
+        connection: Connection,
+        query: str,
+        state: typing.Any,
+        record_class: type[Record] | None,
+    ) -> None:
+        self._con = connection
+        self._query = query
+        self._state = state
+        self._record_class = record_class
+        self._last_status: str | None = None
+        self._release_ctr = getattr(connection, "_pool_release_ctr", 0)
+
+    def _check(self, meth: str) -> None:
+        con = self._con
+        if getattr(con, "_pool_release_ctr", 0) != self._release_ctr:
+            raise exceptions.InterfaceError(
+                f"cannot call PreparedStatement.{meth}(): the underlying connection has been "
+                "released back to the pool"
+            )
+        if con.is_closed():
+            raise exceptions.InterfaceError(
+                f"cannot call PreparedStmt.{meth}(): the prepared statement is closed"
+            )
+
+    def get_name(self) -> str:
+        """The name of the statement on the server."""
+        return self._state.name
+
+    def get_query(self) -> str:
+        """The text of the query."""
+        return self._query
+
+    def get_statusmsg(self) -> str | None:
+        """The status of the last execution (e.g. ``'SELECT 2'``), or None before any."""
+        return self._last_status
+
+    def get_parameters(self) -> tuple[types.Type, ...]:
+        """The types of the statement's parameters."""
+        return tuple(_type_of(oid, name) for oid, name in self._state.parameters())
+
+    def get_attributes(self) -> tuple[types.Attribute, ...]:
+        """The names and types of the result columns."""
+        return tuple(
+            types.Attribute(name, _type_of(oid, tname))
+            for name, oid, tname in self._state.attributes()
+        )
+
+    async def _run(self, args: typing.Any, mode: int, column: int, timeout: float | None, meth: str) -> typing.Any:
+        self._check(meth)
+        con = self._con
+        if con._cancel_barrier is not None:
+            await con._barrier()
+        fut = con._protocol.execute_statement(self._state, args, mode, column, self._record_class)
+        result = await con._wait(fut, timeout)
+        self._last_status = con._protocol.last_status
+        return result
+
+    async def fetch(self, *args: typing.Any, timeout: float | None = None) -> list[Record]:
+        """Run the statement and return all rows."""
+        return await self._run(args, MODE_ALL, 0, timeout, "fetch")
+
+    async def fetchrow(self, *args: typing.Any, timeout: float | None = None) -> Record | None:
+        """Run the statement and return the first row, or None."""
+        return await self._run(args, MODE_ROW, 0, timeout, "fetchrow")
+
+    async def fetchval(self, *args: typing.Any, column: int = 0, timeout: float | None = None) -> typing.Any:
+        """Run the statement and return a value of the first row, or None."""
+        return await self._run(args, MODE_VAL, column, timeout, "fetchval")
+
+    async def _run_many(self, args: typing.Iterable[typing.Any], mode: int, timeout: float | None, meth: str) -> typing.Any:
+        self._check(meth)
+        con = self._con
+        if con._cancel_barrier is not None:
+            await con._barrier()
+        args_list = list(args)
+        if not args_list:
+            return [] if mode == MODE_ALL else None
+        fut = con._protocol.execute_statement_many(self._state, args_list, mode, self._record_class)
+        result = await con._wait(fut, timeout)
+        self._last_status = con._protocol.last_status
+        return result
+
+    async def fetchmany(self, args: typing.Iterable[typing.Any], *, timeout: float | None = None) -> list[Record]:
+        """Run the statement for each argument sequence and return all rows."""
+        return await self._run_many(args, MODE_ALL, timeout, "fetchmany")
+
+    async def executemany(self, args: typing.Iterable[typing.Any], *, timeout: float | None = None) -> None:
+        """Run the statement for each argument sequence, atomically."""
+        return await self._run_many(args, MODE_NONE, timeout, "executemany")
+
+    def cursor(self, *args: typing.Any, prefetch: int | None = None, timeout: float | None = None) -> cursor_mod.CursorFactory:
+        """A cursor factory over this statement."""
+        self._check("cursor")
+        return cursor_mod.CursorFactory(
+            self._con, self._query, self._state, args, prefetch, timeout, self._record_class
+        )
+
+    async def explain(self, *args: typing.Any, analyze: bool = False) -> typing.Any:
+        """The server's plan for this statement, as parsed JSON."""
+        self._check("explain")
+        query = "EXPLAIN (FORMAT JSON, VERBOSE"
+        if analyze:
+            query += ", ANALYZE) "
+        else:
+            query += ") "
+        query += self._query
+        if analyze:
+            tr = self._con.transaction()
+            await tr.start()
+            try:
+                data = await self._con.fetchval(query, *args)
+            finally:
+                await tr.rollback()
+        else:
+            data = await self._con.fetchval(query, *args)
+        return json.loads(data)
+
+    def __repr__(self) -> str:
+        return f"<asyncpg.PreparedStatement {self._query!r} 0x{id(self):x}>"

@@ -1,0 +1,1131 @@
+//! One PostgreSQL session, driven by asyncio on the event-loop thread.
+//!
+//! `BaseProtocol` is an asyncio Protocol written in Rust: the transport hands it bytes in
+//! `data_received`, it parses backend messages (postgres-protocol, no I/O), decodes rows straight into
+//! Python objects and resolves the asyncio futures of the requests in flight. No thread hop happens on
+//! the query path (the bridge design "D" of docs/architecture.md). Requests are pipelined: each one is a
+//! batch of frontend messages ending in Sync, so responses come back in order, one ReadyForQuery each.
+
+pub mod cache;
+pub mod statement;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{BufMut, BytesMut};
+use fallible_iterator::FallibleIterator;
+use postgres_protocol::authentication::{md5_hash, sasl};
+use postgres_protocol::message::backend::{DataRowBody, Message};
+use postgres_protocol::message::frontend;
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PySequence, PyString, PyTuple, PyType};
+use pyo3::{intern, IntoPyObjectExt};
+
+use crate::codecs::Codec;
+use crate::errors::{self, Fields};
+use crate::record::{PyRecord, RecordDescriptor};
+use cache::StatementCache;
+use statement::{Column, Param, PyStatement, Statement};
+
+/// Result shapes a request can ask for.
+const MODE_STATUS: u8 = 0;
+const MODE_ALL: u8 = 1;
+const MODE_ROW: u8 = 2;
+const MODE_VAL: u8 = 3;
+const MODE_NONE: u8 = 4;
+
+/// What to do with a statement once it is prepared.
+struct Then {
+    args: Args,
+    mode: u8,
+    column: usize,
+    record_class: Option<Py<PyType>>,
+}
+
+enum Args {
+    One(Py<PyAny>),
+    Many(Py<PyList>),
+}
+
+impl Args {
+    fn clone_ref(&self, py: Python<'_>) -> Args {
+        match self {
+            Args::One(a) => Args::One(a.clone_ref(py)),
+            Args::Many(a) => Args::Many(a.clone_ref(py)),
+        }
+    }
+}
+
+enum Failure {
+    Server(Fields),
+    Client(PyErr),
+}
+
+enum Kind {
+    Startup,
+    Simple,
+    /// Parse + Describe + Sync.
+    Prepare {
+        name: String,
+        query: String,
+        cache: bool,
+        params: Vec<u32>,
+        columns: Vec<(String, u32)>,
+        then: Option<Then>,
+    },
+    /// Bind + Execute (+ more) + Sync on a described statement.
+    Execute {
+        stmt: Arc<Statement>,
+        then: Then,
+        rows: Vec<Py<PyAny>>,
+        cached: bool,
+        invalidated: bool,
+    },
+    /// Execute on a named portal: rows and whether the portal has more.
+    Portal {
+        stmt: Arc<Statement>,
+        rows: Vec<Py<PyAny>>,
+        record_class: Option<Py<PyType>>,
+        suspended: bool,
+    },
+    /// Anything that only needs to succeed (Bind of a portal, Close).
+    Sync,
+}
+
+struct Pending {
+    fut: Py<PyAny>,
+    kind: Kind,
+    failure: Option<Failure>,
+    status: Option<String>,
+}
+
+enum State {
+    New,
+    Ready,
+    Closed,
+}
+
+/// The asyncio protocol of one connection (subclassed in `asyncpg_rs.protocol`).
+#[pyclass(name = "BaseProtocol", module = "asyncpg_rs._native", subclass)]
+pub struct PyBaseProtocol {
+    event_loop: Py<PyAny>,
+    transport: Option<Py<PyAny>>,
+    state: State,
+    inbuf: BytesMut,
+    outbuf: BytesMut,
+    pending: VecDeque<Pending>,
+    user: String,
+    password: Option<String>,
+    scram: Option<sasl::ScramSha256>,
+    backend_pid: i32,
+    backend_secret: i32,
+    settings: HashMap<String, String>,
+    tx_status: u8,
+    cache: StatementCache,
+    /// Names of statements to Close with the next request.
+    to_close: Vec<String>,
+    stmt_counter: u64,
+    /// Default record class (None: Record).
+    record_class: Option<Py<PyType>>,
+    /// Called with (pid, channel, payload) for NOTIFY, through `loop.call_soon`.
+    #[pyo3(get, set)]
+    notification_callback: Option<Py<PyAny>>,
+    /// Called with a PostgresLogMessage for notices, through `loop.call_soon`.
+    #[pyo3(get, set)]
+    notice_callback: Option<Py<PyAny>>,
+    /// Called with no arguments when the connection is lost, through `loop.call_soon`.
+    #[pyo3(get, set)]
+    lost_callback: Option<Py<PyAny>>,
+    /// Number of queries sent, for the pool's `max_queries`.
+    #[pyo3(get)]
+    queries_count: u64,
+    /// Command status of the last finished extended-protocol execution (`SELECT 1`, ...).
+    #[pyo3(get)]
+    last_status: Option<String>,
+}
+
+fn protocol_err(py: Python<'_>, msg: impl Into<String>) -> PyErr {
+    errors::client_error(py, "ProtocolError", msg)
+}
+
+fn io_err(py: Python<'_>, e: std::io::Error) -> PyErr {
+    errors::client_error(py, "InterfaceError", e.to_string())
+}
+
+#[pymethods]
+impl PyBaseProtocol {
+    #[new]
+    #[pyo3(signature = (event_loop, statement_cache_size=100, max_cacheable_statement_size=15360, max_cached_statement_lifetime=300.0, record_class=None))]
+    fn new(
+        event_loop: Py<PyAny>,
+        statement_cache_size: usize,
+        max_cacheable_statement_size: usize,
+        max_cached_statement_lifetime: f64,
+        record_class: Option<Py<PyType>>,
+    ) -> Self {
+        let lifetime = if max_cached_statement_lifetime > 0.0 && max_cached_statement_lifetime.is_finite() {
+            Some(Duration::from_secs_f64(max_cached_statement_lifetime))
+        } else {
+            None
+        };
+        PyBaseProtocol {
+            event_loop,
+            transport: None,
+            state: State::New,
+            inbuf: BytesMut::with_capacity(64 * 1024),
+            outbuf: BytesMut::with_capacity(4096),
+            pending: VecDeque::new(),
+            user: String::new(),
+            password: None,
+            scram: None,
+            backend_pid: 0,
+            backend_secret: 0,
+            settings: HashMap::new(),
+            tx_status: b'I',
+            cache: StatementCache::new(statement_cache_size, max_cacheable_statement_size, lifetime),
+            to_close: Vec::new(),
+            stmt_counter: 0,
+            record_class,
+            notification_callback: None,
+            notice_callback: None,
+            lost_callback: None,
+            queries_count: 0,
+            last_status: None,
+        }
+    }
+
+    // ----- asyncio.Protocol -----
+
+    fn connection_made(&mut self, transport: Py<PyAny>) {
+        self.transport = Some(transport);
+    }
+
+    fn data_received(&mut self, py: Python<'_>, data: &Bound<'_, PyBytes>) {
+        self.inbuf.extend_from_slice(data.as_bytes());
+        if let Err(e) = self.process(py) {
+            self.abort(py, e);
+        }
+    }
+
+    fn eof_received(&mut self) -> bool {
+        false
+    }
+
+    fn connection_lost(&mut self, py: Python<'_>, _exc: Option<Py<PyAny>>) {
+        let was_closed = matches!(self.state, State::Closed);
+        self.state = State::Closed;
+        self.transport = None;
+        let msg = if was_closed { "connection is closed" } else { "connection was closed in the middle of operation" };
+        self.fail_all(py, || errors::client_error(py, "ConnectionDoesNotExistError", msg));
+        if let Some(cb) = self.lost_callback.take() {
+            let _ = self.event_loop.call_method1(py, intern!(py, "call_soon"), (cb,));
+        }
+    }
+
+    // ----- session -----
+
+    /// Send the StartupMessage; the future resolves once the server is ready for queries.
+    #[pyo3(signature = (user, database, password=None, server_settings=None))]
+    fn startup(
+        &mut self,
+        py: Python<'_>,
+        user: String,
+        database: String,
+        password: Option<String>,
+        server_settings: Option<Vec<(String, String)>>,
+    ) -> PyResult<Py<PyAny>> {
+        let mut params: Vec<(String, String)> = vec![
+            ("user".into(), user.clone()),
+            ("database".into(), database),
+            ("client_encoding".into(), "utf8".into()),
+        ];
+        for (k, v) in server_settings.unwrap_or_default() {
+            if let Some(p) = params.iter_mut().find(|(pk, _)| *pk == k) {
+                p.1 = v;
+            } else {
+                params.push((k, v));
+            }
+        }
+        self.user = user;
+        self.password = password;
+        frontend::startup_message(params.iter().map(|(k, v)| (k.as_str(), v.as_str())), &mut self.outbuf)
+            .map_err(|e| io_err(py, e))?;
+        let fut = self.new_future(py)?;
+        self.pending.push_back(Pending { fut: fut.clone_ref(py), kind: Kind::Startup, failure: None, status: None });
+        self.flush(py)?;
+        Ok(fut)
+    }
+
+    /// Run `query` with the simple protocol (no arguments, several statements allowed); resolves to
+    /// the status of the last command.
+    fn simple_query(&mut self, py: Python<'_>, query: &str) -> PyResult<Py<PyAny>> {
+        self.check_open(py)?;
+        self.write_pending_closes(py)?;
+        frontend::query(query, &mut self.outbuf).map_err(|e| io_err(py, e))?;
+        self.queries_count += 1;
+        self.push_and_flush(py, Kind::Simple)
+    }
+
+    /// Run `query` with `args` through the extended protocol and the statement cache.
+    /// `mode`: 0 status string, 1 list of records, 2 first record or None, 3 value of `column` of the
+    /// first row, 4 None.
+    #[pyo3(signature = (query, args, mode, column=0, record_class=None))]
+    fn query(
+        &mut self,
+        py: Python<'_>,
+        query: &Bound<'_, PyString>,
+        args: &Bound<'_, PyAny>,
+        mode: u8,
+        column: usize,
+        record_class: Option<Py<PyType>>,
+    ) -> PyResult<Py<PyAny>> {
+        self.check_open(py)?;
+        let record_class = record_class.or_else(|| self.record_class.as_ref().map(|c| c.clone_ref(py)));
+        let then = Then { args: Args::One(args.clone().unbind()), mode, column, record_class };
+        let query = query.to_str()?;
+        self.run(py, query, then)
+    }
+
+    /// Run `query` once per argument sequence in `args_list`, pipelined under one Sync (atomic).
+    /// `mode` 4 returns None (executemany), 1 returns all rows (fetchmany).
+    #[pyo3(signature = (query, args_list, mode, record_class=None))]
+    fn query_many(
+        &mut self,
+        py: Python<'_>,
+        query: &str,
+        args_list: Bound<'_, PyList>,
+        mode: u8,
+        record_class: Option<Py<PyType>>,
+    ) -> PyResult<Py<PyAny>> {
+        self.check_open(py)?;
+        let record_class = record_class.or_else(|| self.record_class.as_ref().map(|c| c.clone_ref(py)));
+        let then = Then { args: Args::Many(args_list.unbind()), mode, column: 0, record_class };
+        self.run(py, query, then)
+    }
+
+    /// Prepare `query` as a named statement outside the cache; resolves to a `StatementState`.
+    #[pyo3(signature = (query, name=None))]
+    fn prepare(&mut self, py: Python<'_>, query: &str, name: Option<String>) -> PyResult<Py<PyAny>> {
+        self.check_open(py)?;
+        let name = match name {
+            Some(n) => n,
+            None => self.next_stmt_name(),
+        };
+        self.send_prepare(py, name, query.to_owned(), false, None)
+    }
+
+    /// Run a prepared statement with `args`; modes as in `query`.
+    #[pyo3(signature = (stmt, args, mode, column=0, record_class=None))]
+    fn execute_statement(
+        &mut self,
+        py: Python<'_>,
+        stmt: &Bound<'_, PyStatement>,
+        args: &Bound<'_, PyAny>,
+        mode: u8,
+        column: usize,
+        record_class: Option<Py<PyType>>,
+    ) -> PyResult<Py<PyAny>> {
+        self.check_open(py)?;
+        let record_class = record_class.or_else(|| self.record_class.as_ref().map(|c| c.clone_ref(py)));
+        let then = Then { args: Args::One(args.clone().unbind()), mode, column, record_class };
+        let fut = self.new_future(py)?;
+        self.send_execute(py, fut.clone_ref(py), stmt.get().inner.clone(), then, false)?;
+        Ok(fut)
+    }
+
+    /// Run a prepared statement once per argument sequence, under one Sync.
+    #[pyo3(signature = (stmt, args_list, mode, record_class=None))]
+    fn execute_statement_many(
+        &mut self,
+        py: Python<'_>,
+        stmt: &Bound<'_, PyStatement>,
+        args_list: Bound<'_, PyList>,
+        mode: u8,
+        record_class: Option<Py<PyType>>,
+    ) -> PyResult<Py<PyAny>> {
+        self.check_open(py)?;
+        let record_class = record_class.or_else(|| self.record_class.as_ref().map(|c| c.clone_ref(py)));
+        let then = Then { args: Args::Many(args_list.unbind()), mode, column: 0, record_class };
+        let fut = self.new_future(py)?;
+        self.send_execute(py, fut.clone_ref(py), stmt.get().inner.clone(), then, false)?;
+        Ok(fut)
+    }
+
+    /// Bind `args` to the named portal `portal` (a cursor); resolves to None.
+    fn bind_portal(
+        &mut self,
+        py: Python<'_>,
+        stmt: &Bound<'_, PyStatement>,
+        args: &Bound<'_, PyAny>,
+        portal: &str,
+    ) -> PyResult<Py<PyAny>> {
+        self.check_open(py)?;
+        let stmt = stmt.get().inner.clone();
+        self.write_pending_closes(py)?;
+        self.write_bind(py, portal, &stmt, args)?;
+        frontend::sync(&mut self.outbuf);
+        self.push_and_flush(py, Kind::Sync)
+    }
+
+    /// Fetch up to `count` rows (0: all) from portal `portal`; resolves to (rows, more_available).
+    #[pyo3(signature = (stmt, portal, count, record_class=None))]
+    fn execute_portal(
+        &mut self,
+        py: Python<'_>,
+        stmt: &Bound<'_, PyStatement>,
+        portal: &str,
+        count: i32,
+        record_class: Option<Py<PyType>>,
+    ) -> PyResult<Py<PyAny>> {
+        self.check_open(py)?;
+        let record_class = record_class.or_else(|| self.record_class.as_ref().map(|c| c.clone_ref(py)));
+        self.write_pending_closes(py)?;
+        frontend::execute(portal, count, &mut self.outbuf).map_err(|e| io_err(py, e))?;
+        frontend::sync(&mut self.outbuf);
+        self.queries_count += 1;
+        let kind = Kind::Portal { stmt: stmt.get().inner.clone(), rows: Vec::new(), record_class, suspended: false };
+        self.push_and_flush(py, kind)
+    }
+
+    /// Close a portal or statement (`kind` b'P' or b'S') by name; resolves to None.
+    fn close_object(&mut self, py: Python<'_>, kind: &str, name: &str) -> PyResult<Py<PyAny>> {
+        self.check_open(py)?;
+        let variant = if kind == "P" { b'P' } else { b'S' };
+        self.write_pending_closes(py)?;
+        frontend::close(variant, name, &mut self.outbuf).map_err(|e| io_err(py, e))?;
+        frontend::sync(&mut self.outbuf);
+        self.push_and_flush(py, Kind::Sync)
+    }
+
+    /// A request that only waits for every earlier request to finish; resolves to None.
+    fn sync(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.check_open(py)?;
+        self.write_pending_closes(py)?;
+        frontend::sync(&mut self.outbuf);
+        self.push_and_flush(py, Kind::Sync)
+    }
+
+    /// Forget every cached statement (they are closed on the server with the next request).
+    fn clear_statement_cache(&mut self) {
+        self.cache.clear(&mut self.to_close);
+    }
+
+    /// Number of statements in the cache.
+    fn statement_cache_len(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// Send Terminate and close the transport.
+    fn terminate(&mut self, py: Python<'_>) -> PyResult<()> {
+        if let (State::Ready, Some(t)) = (&self.state, &self.transport) {
+            frontend::terminate(&mut self.outbuf);
+            let data = PyBytes::new(py, &self.outbuf);
+            self.outbuf.clear();
+            let _ = t.call_method1(py, intern!(py, "write"), (data,));
+        }
+        self.state = State::Closed;
+        if let Some(t) = &self.transport {
+            t.call_method0(py, intern!(py, "close"))?;
+        }
+        Ok(())
+    }
+
+    /// Close the socket at once, without a Terminate message.
+    fn abort_transport(&mut self, py: Python<'_>) -> PyResult<()> {
+        self.state = State::Closed;
+        if let Some(t) = &self.transport {
+            t.call_method0(py, intern!(py, "abort"))?;
+        }
+        Ok(())
+    }
+
+    fn is_closed(&self) -> bool {
+        matches!(self.state, State::Closed)
+    }
+
+    /// Whether requests are in flight.
+    fn is_busy(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Whether the future `fut` belongs to the request the server is working on now.
+    fn is_current(&self, fut: &Bound<'_, PyAny>) -> bool {
+        self.pending.front().is_some_and(|p| p.fut.is(fut))
+    }
+
+    fn get_backend_pid(&self) -> i32 {
+        self.backend_pid
+    }
+
+    fn get_backend_secret(&self) -> i32 {
+        self.backend_secret
+    }
+
+    /// Server parameters reported by ParameterStatus.
+    fn get_settings<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for (k, v) in &self.settings {
+            d.set_item(k, v)?;
+        }
+        Ok(d)
+    }
+
+    /// The transaction status of the last ReadyForQuery: 'I' idle, 'T' in a block, 'E' failed block.
+    fn transaction_status(&self) -> char {
+        char::from(self.tx_status)
+    }
+}
+
+impl PyBaseProtocol {
+    fn new_future(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.event_loop.call_method0(py, intern!(py, "create_future"))
+    }
+
+    fn check_open(&self, py: Python<'_>) -> PyResult<()> {
+        match self.state {
+            State::Ready => Ok(()),
+            State::Closed => Err(errors::client_error(py, "InterfaceError", "connection is closed")),
+            State::New => Err(errors::client_error(py, "InterfaceError", "connection is not ready yet")),
+        }
+    }
+
+    fn next_stmt_name(&mut self) -> String {
+        self.stmt_counter += 1;
+        format!("__asyncpg_rs_stmt_{:x}__", self.stmt_counter)
+    }
+
+    fn push_and_flush(&mut self, py: Python<'_>, kind: Kind) -> PyResult<Py<PyAny>> {
+        let fut = self.new_future(py)?;
+        self.pending.push_back(Pending { fut: fut.clone_ref(py), kind, failure: None, status: None });
+        self.flush(py)?;
+        Ok(fut)
+    }
+
+    fn flush(&mut self, py: Python<'_>) -> PyResult<()> {
+        if self.outbuf.is_empty() {
+            return Ok(());
+        }
+        let data = PyBytes::new(py, &self.outbuf);
+        self.outbuf.clear();
+        match &self.transport {
+            Some(t) => {
+                t.call_method1(py, intern!(py, "write"), (data,))?;
+                Ok(())
+            }
+            None => Err(errors::client_error(py, "ConnectionDoesNotExistError", "connection is closed")),
+        }
+    }
+
+    fn write_pending_closes(&mut self, py: Python<'_>) -> PyResult<()> {
+        for name in std::mem::take(&mut self.to_close) {
+            frontend::close(b'S', &name, &mut self.outbuf).map_err(|e| io_err(py, e))?;
+        }
+        Ok(())
+    }
+
+    /// Look the query up in the cache and execute, or prepare first.
+    fn run(&mut self, py: Python<'_>, query: &str, then: Then) -> PyResult<Py<PyAny>> {
+        if self.cache.accepts(query) {
+            if let Some(stmt) = self.cache.get(query, &mut self.to_close) {
+                let fut = self.new_future(py)?;
+                self.send_execute(py, fut.clone_ref(py), stmt, then, true)?;
+                return Ok(fut);
+            }
+            let name = self.next_stmt_name();
+            self.send_prepare(py, name, query.to_owned(), true, Some(then))
+        } else {
+            self.send_prepare(py, String::new(), query.to_owned(), false, Some(then))
+        }
+    }
+
+    fn send_prepare(
+        &mut self,
+        py: Python<'_>,
+        name: String,
+        query: String,
+        cache: bool,
+        then: Option<Then>,
+    ) -> PyResult<Py<PyAny>> {
+        let fut = self.new_future(py)?;
+        self.send_prepare_with(py, fut.clone_ref(py), name, query, cache, then)?;
+        Ok(fut)
+    }
+
+    fn send_prepare_with(
+        &mut self,
+        py: Python<'_>,
+        fut: Py<PyAny>,
+        name: String,
+        query: String,
+        cache: bool,
+        then: Option<Then>,
+    ) -> PyResult<()> {
+        self.write_pending_closes(py)?;
+        frontend::parse(&name, &query, std::iter::empty(), &mut self.outbuf).map_err(|e| io_err(py, e))?;
+        frontend::describe(b'S', &name, &mut self.outbuf).map_err(|e| io_err(py, e))?;
+        frontend::sync(&mut self.outbuf);
+        let kind = Kind::Prepare { name, query, cache, params: Vec::new(), columns: Vec::new(), then };
+        self.pending.push_back(Pending { fut, kind, failure: None, status: None });
+        self.flush(py)
+    }
+
+    /// Write Bind/Execute (once, or per argument set) and Sync for a described statement.
+    fn send_execute(
+        &mut self,
+        py: Python<'_>,
+        fut: Py<PyAny>,
+        stmt: Arc<Statement>,
+        then: Then,
+        cached: bool,
+    ) -> PyResult<()> {
+        let mark = self.outbuf.len();
+        let written = self.write_execute(py, &stmt, &then);
+        if let Err(e) = written {
+            self.outbuf.truncate(mark);
+            return Err(e);
+        }
+        self.queries_count += 1;
+        let kind = Kind::Execute { stmt, then, rows: Vec::new(), cached, invalidated: false };
+        self.pending.push_back(Pending { fut, kind, failure: None, status: None });
+        self.flush(py)
+    }
+
+    fn write_execute(&mut self, py: Python<'_>, stmt: &Statement, then: &Then) -> PyResult<()> {
+        self.write_pending_closes(py)?;
+        if stmt.name.is_empty() {
+            // The unnamed statement may have been replaced by a request pipelined behind ours:
+            // parse it again, with the parameter types we learned.
+            frontend::parse("", &stmt.query, stmt.params.iter().map(|p| p.type_oid), &mut self.outbuf)
+                .map_err(|e| io_err(py, e))?;
+        }
+        let max_rows = if then.mode == MODE_ROW || then.mode == MODE_VAL { 1 } else { 0 };
+        match &then.args {
+            Args::One(args) => {
+                self.write_bind(py, "", stmt, args.bind(py))?;
+                frontend::execute("", max_rows, &mut self.outbuf).map_err(|e| io_err(py, e))?;
+            }
+            Args::Many(list) => {
+                for (i, args) in list.bind(py).iter().enumerate() {
+                    self.write_bind(py, "", stmt, &args).map_err(|e| annotate_row(py, e, i))?;
+                    frontend::execute("", max_rows, &mut self.outbuf).map_err(|e| io_err(py, e))?;
+                }
+            }
+        }
+        frontend::sync(&mut self.outbuf);
+        Ok(())
+    }
+
+    /// Encode one Bind message: parameter values with their codecs (binary) or as text.
+    fn write_bind(&mut self, py: Python<'_>, portal: &str, stmt: &Statement, args: &Bound<'_, PyAny>) -> PyResult<()> {
+        let seq = args.cast::<PySequence>().map_err(|_| {
+            errors::client_error(
+                py,
+                "DataError",
+                format!("invalid input for query arguments: expected a sequence, got {}", type_name(args)),
+            )
+        })?;
+        let n = seq.len()?;
+        if n != stmt.params.len() {
+            let expected = stmt.params.len();
+            return Err(errors::client_error(
+                py,
+                "InterfaceError",
+                format!(
+                    "the server expects {expected} argument{} for this query, {n} {} passed",
+                    if expected == 1 { "" } else { "s" },
+                    if n == 1 { "was" } else { "were" }
+                ),
+            ));
+        }
+        let out = &mut self.outbuf;
+        out.put_u8(b'B');
+        let len_at = out.len();
+        out.put_i32(0);
+        put_cstr(py, out, portal)?;
+        put_cstr(py, out, &stmt.name)?;
+        put_i16(py, out, stmt.params.len())?;
+        for p in &stmt.params {
+            out.put_i16(i16::from(p.codec.is_some()));
+        }
+        put_i16(py, out, stmt.params.len())?;
+        let mut scratch: Vec<u8> = Vec::new();
+        for (i, p) in stmt.params.iter().enumerate() {
+            let value = seq.get_item(i)?;
+            if value.is_none() {
+                out.put_i32(-1);
+                continue;
+            }
+            scratch.clear();
+            let encoded = match &p.codec {
+                Some(codec) => codec.encode(&value, &mut scratch),
+                None => value.str().and_then(|s| {
+                    scratch.extend_from_slice(s.to_str()?.as_bytes());
+                    Ok(())
+                }),
+            };
+            if let Err(e) = encoded {
+                return Err(argument_error(py, i, &value, &e));
+            }
+            let len = i32::try_from(scratch.len())
+                .map_err(|_| argument_error(py, i, &value, &PyTypeError::new_err("value is too large")))?;
+            out.put_i32(len);
+            out.extend_from_slice(&scratch);
+        }
+        put_i16(py, out, stmt.result_formats.len())?;
+        for f in &stmt.result_formats {
+            out.put_i16(*f);
+        }
+        let len = i32::try_from(out.len() - len_at).map_err(|_| protocol_err(py, "Bind message too large"))?;
+        out[len_at..len_at + 4].copy_from_slice(&len.to_be_bytes());
+        Ok(())
+    }
+
+    /// Parse every complete message in the input buffer and dispatch it.
+    fn process(&mut self, py: Python<'_>) -> PyResult<()> {
+        loop {
+            let msg = match Message::parse(&mut self.inbuf) {
+                Ok(Some(m)) => m,
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(protocol_err(py, format!("invalid message from the server: {e}"))),
+            };
+            self.handle(py, msg)?;
+        }
+    }
+
+    fn handle(&mut self, py: Python<'_>, msg: Message) -> PyResult<()> {
+        match msg {
+            Message::DataRow(body) => self.on_data_row(py, &body),
+            Message::CommandComplete(body) => {
+                let tag = body.tag().map_err(|e| protocol_err(py, e.to_string()))?;
+                if let Some(p) = self.pending.front_mut() {
+                    p.status = Some(tag.to_owned());
+                }
+                Ok(())
+            }
+            Message::ReadyForQuery(body) => {
+                self.tx_status = body.status();
+                match self.pending.pop_front() {
+                    Some(p) => self.complete(py, p),
+                    None => Err(protocol_err(py, "unexpected ReadyForQuery")),
+                }
+            }
+            Message::ErrorResponse(body) => {
+                let fields = collect_fields(body.fields()).map_err(|e| protocol_err(py, e.to_string()))?;
+                self.on_error(py, fields)
+            }
+            Message::BindComplete
+            | Message::ParseComplete
+            | Message::CloseComplete
+            | Message::NoData
+            | Message::EmptyQueryResponse => Ok(()),
+            Message::PortalSuspended => {
+                if let Some(Pending { kind: Kind::Portal { suspended, .. }, .. }) = self.pending.front_mut() {
+                    *suspended = true;
+                }
+                Ok(())
+            }
+            Message::ParameterDescription(body) => {
+                let oids: Vec<u32> = body.parameters().collect().map_err(|e| protocol_err(py, e.to_string()))?;
+                if let Some(Pending { kind: Kind::Prepare { params, .. }, .. }) = self.pending.front_mut() {
+                    *params = oids;
+                }
+                Ok(())
+            }
+            Message::RowDescription(body) => {
+                let cols: Vec<(String, u32)> = body
+                    .fields()
+                    .map(|f| Ok((f.name().to_owned(), f.type_oid())))
+                    .collect()
+                    .map_err(|e| protocol_err(py, e.to_string()))?;
+                if let Some(Pending { kind: Kind::Prepare { columns, .. }, .. }) = self.pending.front_mut() {
+                    *columns = cols;
+                }
+                Ok(())
+            }
+            Message::ParameterStatus(body) => {
+                let name = body.name().map_err(|e| protocol_err(py, e.to_string()))?;
+                let value = body.value().map_err(|e| protocol_err(py, e.to_string()))?;
+                self.settings.insert(name.to_owned(), value.to_owned());
+                Ok(())
+            }
+            Message::BackendKeyData(body) => {
+                self.backend_pid = body.process_id();
+                self.backend_secret = body.secret_key();
+                Ok(())
+            }
+            Message::NoticeResponse(body) => {
+                let fields = collect_fields(body.fields()).map_err(|e| protocol_err(py, e.to_string()))?;
+                if let Some(cb) = &self.notice_callback {
+                    let msg = errors::log_message(py, &fields)?;
+                    self.event_loop.call_method1(py, intern!(py, "call_soon"), (cb, msg))?;
+                }
+                Ok(())
+            }
+            Message::NotificationResponse(body) => {
+                if let Some(cb) = &self.notification_callback {
+                    let channel = body.channel().map_err(|e| protocol_err(py, e.to_string()))?;
+                    let payload = body.message().map_err(|e| protocol_err(py, e.to_string()))?;
+                    self.event_loop.call_method1(
+                        py,
+                        intern!(py, "call_soon"),
+                        (cb, body.process_id(), channel, payload),
+                    )?;
+                }
+                Ok(())
+            }
+            Message::CopyInResponse(_) => {
+                frontend::copy_fail("COPY FROM STDIN is not supported through execute()", &mut self.outbuf)
+                    .map_err(|e| io_err(py, e))?;
+                self.flush(py)
+            }
+            Message::CopyOutResponse(_) | Message::CopyData(_) | Message::CopyDone => Ok(()),
+            Message::AuthenticationOk => Ok(()),
+            Message::AuthenticationCleartextPassword => {
+                let pw = self.password.clone().unwrap_or_default();
+                frontend::password_message(pw.as_bytes(), &mut self.outbuf).map_err(|e| io_err(py, e))?;
+                self.flush(py)
+            }
+            Message::AuthenticationMd5Password(body) => {
+                let pw = self.password.clone().unwrap_or_default();
+                let hash = md5_hash(self.user.as_bytes(), pw.as_bytes(), body.salt());
+                frontend::password_message(hash.as_bytes(), &mut self.outbuf).map_err(|e| io_err(py, e))?;
+                self.flush(py)
+            }
+            Message::AuthenticationSasl(body) => {
+                let mechs: Vec<String> =
+                    body.mechanisms().map(|m| Ok(m.to_owned())).collect().map_err(|e| protocol_err(py, e.to_string()))?;
+                if !mechs.iter().any(|m| m == sasl::SCRAM_SHA_256) {
+                    return Err(self.auth_unsupported(py, &format!("SASL ({})", mechs.join(", "))));
+                }
+                let pw = self.password.clone().unwrap_or_default();
+                let scram = sasl::ScramSha256::new(pw.as_bytes(), sasl::ChannelBinding::unsupported());
+                frontend::sasl_initial_response(sasl::SCRAM_SHA_256, scram.message(), &mut self.outbuf)
+                    .map_err(|e| io_err(py, e))?;
+                self.scram = Some(scram);
+                self.flush(py)
+            }
+            Message::AuthenticationSaslContinue(body) => {
+                let Some(scram) = self.scram.as_mut() else {
+                    return Err(protocol_err(py, "unexpected SASL continue message"));
+                };
+                scram.update(body.data()).map_err(|e| protocol_err(py, format!("SCRAM authentication failed: {e}")))?;
+                frontend::sasl_response(scram.message(), &mut self.outbuf).map_err(|e| io_err(py, e))?;
+                self.flush(py)
+            }
+            Message::AuthenticationSaslFinal(body) => {
+                let Some(mut scram) = self.scram.take() else {
+                    return Err(protocol_err(py, "unexpected SASL final message"));
+                };
+                scram.finish(body.data()).map_err(|e| protocol_err(py, format!("SCRAM authentication failed: {e}")))
+            }
+            Message::AuthenticationGss | Message::AuthenticationGssContinue(_) => {
+                Err(self.auth_unsupported(py, "GSS"))
+            }
+            Message::AuthenticationKerberosV5 => Err(self.auth_unsupported(py, "Kerberos V5")),
+            Message::AuthenticationScmCredential => Err(self.auth_unsupported(py, "SCM credentials")),
+            Message::AuthenticationSspi => Err(self.auth_unsupported(py, "SSPI")),
+            _ => Err(protocol_err(py, "unexpected message from the server")),
+        }
+    }
+
+    fn auth_unsupported(&self, py: Python<'_>, method: &str) -> PyErr {
+        errors::client_error(
+            py,
+            "InterfaceError",
+            format!("unsupported authentication method requested by the server: {method}"),
+        )
+    }
+
+    fn on_error(&mut self, py: Python<'_>, fields: Fields) -> PyResult<()> {
+        let Some(p) = self.pending.front_mut() else {
+            // An error outside any request (e.g. the server shutting down): FATAL, the connection ends.
+            return Ok(());
+        };
+        if let Kind::Execute { cached: true, invalidated, .. } = &mut p.kind {
+            if errors::sqlstate(&fields) == "0A000"
+                && errors::message(&fields).contains("cached plan must not change result type")
+            {
+                *invalidated = true;
+            }
+        }
+        if p.failure.is_none() {
+            p.failure = Some(Failure::Server(fields));
+        }
+        if matches!(p.kind, Kind::Startup) {
+            // The server closes the connection after a startup error; nothing else will arrive.
+            if let Some(p) = self.pending.pop_front() {
+                self.complete(py, p)?;
+            }
+        }
+        let _ = py;
+        Ok(())
+    }
+
+    fn on_data_row(&mut self, py: Python<'_>, body: &DataRowBody) -> PyResult<()> {
+        let Some(p) = self.pending.front_mut() else {
+            return Err(protocol_err(py, "unexpected DataRow"));
+        };
+        if p.failure.is_some() {
+            return Ok(());
+        }
+        let (stmt, rows, record_class) = match &mut p.kind {
+            Kind::Execute { stmt, rows, then, .. } => (stmt, rows, &then.record_class),
+            Kind::Portal { stmt, rows, record_class, .. } => (stmt, rows, &*record_class),
+            _ => return Ok(()),
+        };
+        match decode_row(py, stmt, body, record_class.as_ref().map(|c| c.bind(py))) {
+            Ok(rec) => rows.push(rec),
+            Err(e) => p.failure = Some(Failure::Client(e)),
+        }
+        Ok(())
+    }
+
+    /// A request is finished (its ReadyForQuery arrived): resolve its future, or move it to its next step.
+    fn complete(&mut self, py: Python<'_>, p: Pending) -> PyResult<()> {
+        let Pending { fut, kind, failure, status } = p;
+        if let Some(failure) = failure {
+            if let (Kind::Execute { stmt, then, invalidated: true, .. }, Failure::Server(_)) = (&kind, &failure) {
+                if self.tx_status == b'I' {
+                    // The cached plan went stale (ALTER TABLE ...): prepare again and rerun, as asyncpg does.
+                    if self.cache.remove(&stmt.query, &stmt.name) {
+                        self.to_close.push(stmt.name.clone());
+                    }
+                    let name = self.next_stmt_name();
+                    let then = Then {
+                        args: then.args.clone_ref(py),
+                        mode: then.mode,
+                        column: then.column,
+                        record_class: then.record_class.as_ref().map(|c| c.clone_ref(py)),
+                    };
+                    return self.send_prepare_with(py, fut, name, stmt.query.clone(), true, Some(then));
+                }
+            }
+            let query = match &kind {
+                Kind::Prepare { query, .. } => Some(query.as_str()),
+                Kind::Execute { stmt, .. } | Kind::Portal { stmt, .. } => Some(stmt.query.as_str()),
+                _ => None,
+            };
+            let err = match failure {
+                Failure::Server(fields) => {
+                    let mut err = errors::server_error(py, &fields, query);
+                    if matches!(kind, Kind::Execute { invalidated: true, .. }) {
+                        err = invalid_cached_statement(py, err);
+                    }
+                    err
+                }
+                Failure::Client(e) => e,
+            };
+            if matches!(kind, Kind::Startup) {
+                self.state = State::Closed;
+            }
+            set_exception(py, &fut, err);
+            return Ok(());
+        }
+        match kind {
+            Kind::Startup => {
+                self.state = State::Ready;
+                self.password = None;
+                set_result(py, &fut, py.None());
+            }
+            Kind::Simple => set_result(py, &fut, status.unwrap_or_default().into_py_any(py)?),
+            Kind::Sync => set_result(py, &fut, py.None()),
+            Kind::Prepare { name, query, cache, params, columns, then } => {
+                let stmt = Arc::new(build_statement(py, name, query, &params, columns)?);
+                if cache {
+                    self.cache.insert(stmt.clone(), &mut self.to_close);
+                }
+                match then {
+                    None => set_result(py, &fut, Py::new(py, PyStatement { inner: stmt })?.into_any()),
+                    Some(then) => {
+                        if let Err(e) = self.send_execute(py, fut.clone_ref(py), stmt, then, cache) {
+                            set_exception(py, &fut, e);
+                        }
+                    }
+                }
+            }
+            Kind::Execute { stmt, then, rows, .. } => {
+                self.last_status.clone_from(&status);
+                let result = match then.mode {
+                    MODE_STATUS => status.unwrap_or_default().into_py_any(py)?,
+                    MODE_ALL => PyList::new(py, rows)?.into_any().unbind(),
+                    MODE_ROW => rows.into_iter().next().unwrap_or_else(|| py.None()),
+                    MODE_VAL => match rows.into_iter().next() {
+                        None => py.None(),
+                        Some(row) => {
+                            if then.column >= stmt.columns.len() {
+                                let e = errors::client_error(py, "InterfaceError", "column index out of range");
+                                set_exception(py, &fut, e);
+                                return Ok(());
+                            }
+                            row.bind(py).get_item(then.column)?.unbind()
+                        }
+                    },
+                    _ => py.None(),
+                };
+                set_result(py, &fut, result);
+            }
+            Kind::Portal { rows, suspended, .. } => {
+                if status.is_some() {
+                    self.last_status.clone_from(&status);
+                }
+                let list = PyList::new(py, rows)?;
+                set_result(py, &fut, (list, suspended).into_py_any(py)?);
+            }
+        }
+        Ok(())
+    }
+
+    /// A fatal protocol problem: close the connection and fail everything in flight.
+    fn abort(&mut self, py: Python<'_>, err: PyErr) {
+        self.state = State::Closed;
+        if let Some(t) = &self.transport {
+            let _ = t.call_method0(py, intern!(py, "abort"));
+        }
+        let mut first = Some(err);
+        self.fail_all(py, || {
+            first.take().unwrap_or_else(|| {
+                errors::client_error(py, "ConnectionDoesNotExistError", "connection was closed in the middle of operation")
+            })
+        });
+    }
+
+    fn fail_all(&mut self, py: Python<'_>, mut make: impl FnMut() -> PyErr) {
+        for p in std::mem::take(&mut self.pending) {
+            set_exception(py, &p.fut, make());
+        }
+    }
+}
+
+fn build_statement(
+    py: Python<'_>,
+    name: String,
+    query: String,
+    params: &[u32],
+    columns: Vec<(String, u32)>,
+) -> PyResult<Statement> {
+    let params = params.iter().map(|&oid| Param { type_oid: oid, codec: Codec::for_oid(oid) }).collect();
+    let no_data = columns.is_empty();
+    let columns: Vec<Column> = columns
+        .into_iter()
+        .map(|(name, oid)| match Codec::for_oid(oid) {
+            Some(codec) => Column { name, type_oid: oid, format: 1, codec },
+            None => Column { name, type_oid: oid, format: 0, codec: Codec::text() },
+        })
+        .collect();
+    let desc = RecordDescriptor::new(py, columns.iter().map(|c| c.name.clone()).collect())?;
+    let result_formats = columns.iter().map(|c| c.format).collect();
+    Ok(Statement { name, query, params, columns, desc, result_formats, no_data })
+}
+
+fn decode_row(
+    py: Python<'_>,
+    stmt: &Statement,
+    body: &DataRowBody,
+    record_class: Option<&Bound<'_, PyType>>,
+) -> PyResult<Py<PyAny>> {
+    let buf = body.buffer();
+    let mut values = Vec::with_capacity(stmt.columns.len());
+    let mut ranges = body.ranges();
+    let mut i = 0;
+    while let Some(range) = ranges.next().map_err(|e| protocol_err(py, e.to_string()))? {
+        let Some(col) = stmt.columns.get(i) else {
+            return Err(protocol_err(py, "DataRow has more columns than RowDescription"));
+        };
+        let value = match range {
+            None => py.None(),
+            Some(r) => {
+                let bytes = buf.get(r).ok_or_else(|| protocol_err(py, "DataRow value out of bounds"))?;
+                col.codec.decode(py, bytes).map_err(|e| decode_error(py, col, &e))?
+            }
+        };
+        values.push(value);
+        i += 1;
+    }
+    if i != stmt.columns.len() {
+        return Err(protocol_err(py, "DataRow has fewer columns than RowDescription"));
+    }
+    PyRecord::new_object(py, &stmt.desc, values, record_class)
+}
+
+fn decode_error(py: Python<'_>, col: &Column, e: &PyErr) -> PyErr {
+    let msg = format!("could not decode column {:?} of type {}: {}", col.name, col.codec.type_name(), e.value(py));
+    errors::client_error(py, "InternalClientError", msg)
+}
+
+fn argument_error(py: Python<'_>, index: usize, value: &Bound<'_, PyAny>, e: &PyErr) -> PyErr {
+    let mut shown = value.repr().map(|r| r.to_string()).unwrap_or_else(|_| "<value>".into());
+    if shown.chars().count() > 40 {
+        shown = shown.chars().take(40).collect::<String>() + "...";
+    }
+    let msg = format!("invalid input for query argument ${}: {} ({})", index + 1, shown, e.value(py));
+    let err = errors::client_error(py, "DataError", msg);
+    err.set_cause(py, Some(e.clone_ref(py)));
+    err
+}
+
+fn annotate_row(py: Python<'_>, e: PyErr, row: usize) -> PyErr {
+    // executemany: say which argument set was bad, keeping the class.
+    let msg = format!("invalid input in executemany() argument sequence element #{row}: {}", e.value(py));
+    match e.get_type(py).call1((msg,)) {
+        Ok(inst) => PyErr::from_value(inst),
+        Err(_) => e,
+    }
+}
+
+fn invalid_cached_statement(py: Python<'_>, err: PyErr) -> PyErr {
+    let msg = err.value(py).to_string();
+    errors::class(py, "InvalidCachedStatementError")
+        .and_then(|cls| cls.call1((msg,)))
+        .map_or(err, PyErr::from_value)
+}
+
+fn type_name(v: &Bound<'_, PyAny>) -> String {
+    v.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "object".into())
+}
+
+fn set_result(py: Python<'_>, fut: &Py<PyAny>, value: Py<PyAny>) {
+    // A cancelled future refuses a result; the request is over either way.
+    let _ = fut.call_method1(py, intern!(py, "set_result"), (value,));
+}
+
+fn set_exception(py: Python<'_>, fut: &Py<PyAny>, err: PyErr) {
+    let _ = fut.call_method1(py, intern!(py, "set_exception"), (err.into_value(py),));
+}
+
+fn collect_fields(mut it: postgres_protocol::message::backend::ErrorFields<'_>) -> std::io::Result<Fields> {
+    let mut out = Vec::new();
+    while let Some(f) = it.next()? {
+        out.push((f.type_(), String::from_utf8_lossy(f.value_bytes()).into_owned()));
+    }
+    Ok(out)
+}
+
+fn put_cstr(py: Python<'_>, out: &mut BytesMut, s: &str) -> PyResult<()> {
+    if s.as_bytes().contains(&0) {
+        return Err(errors::client_error(py, "InterfaceError", "string contains a NUL byte"));
+    }
+    out.extend_from_slice(s.as_bytes());
+    out.put_u8(0);
+    Ok(())
+}
+
+fn put_i16(py: Python<'_>, out: &mut BytesMut, n: usize) -> PyResult<()> {
+    let n = i16::try_from(n).map_err(|_| errors::client_error(py, "InterfaceError", "too many parameters"))?;
+    out.put_i16(n);
+    Ok(())
+}
+
+/// Register the protocol classes.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyBaseProtocol>()?;
+    m.add_class::<PyStatement>()?;
+    m.add("MODE_STATUS", MODE_STATUS)?;
+    m.add("MODE_ALL", MODE_ALL)?;
+    m.add("MODE_ROW", MODE_ROW)?;
+    m.add("MODE_VAL", MODE_VAL)?;
+    m.add("MODE_NONE", MODE_NONE)?;
+    let _ = PyTuple::empty(m.py());
+    Ok(())
+}
