@@ -13,7 +13,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{BufMut, BytesMut};
+use bytes::{Buf, BufMut, BytesMut};
 use fallible_iterator::FallibleIterator;
 use postgres_protocol::authentication::{md5_hash, sasl};
 use postgres_protocol::message::backend::{DataRowBody, Message};
@@ -685,6 +685,16 @@ impl PyBaseProtocol {
     /// Parse every complete message in the input buffer and dispatch it.
     fn process(&mut self, py: Python<'_>) -> PyResult<()> {
         loop {
+            // NOTE: DataRow is by far the most frequent message; decoding it in place, without
+            // splitting it off into its own buffer, is the row hot path.
+            if self.inbuf.len() >= 5 && self.inbuf[0] == b'D' {
+                let len = u32::from_be_bytes([self.inbuf[1], self.inbuf[2], self.inbuf[3], self.inbuf[4]]) as usize;
+                if self.inbuf.len() > len {
+                    self.on_data_row_slice(py, 5, len + 1)?;
+                    self.inbuf.advance(len + 1);
+                    continue;
+                }
+            }
             let msg = match Message::parse(&mut self.inbuf) {
                 Ok(Some(m)) => m,
                 Ok(None) => return Ok(()),
@@ -860,6 +870,26 @@ impl PyBaseProtocol {
             }
         }
         let _ = py;
+        Ok(())
+    }
+
+    fn on_data_row_slice(&mut self, py: Python<'_>, start: usize, end: usize) -> PyResult<()> {
+        let Some(p) = self.pending.front_mut() else {
+            return Err(protocol_err(py, "unexpected DataRow"));
+        };
+        if p.failure.is_some() {
+            return Ok(());
+        }
+        let (stmt, rows, record_class) = match &mut p.kind {
+            Kind::Execute { stmt, rows, then, .. } => (stmt, rows, &then.record_class),
+            Kind::Portal { stmt, rows, record_class, .. } => (stmt, rows, &*record_class),
+            _ => return Ok(()),
+        };
+        let body = &self.inbuf[start..end];
+        match decode_row_bytes(py, stmt, body, record_class.as_ref().map(|c| c.bind(py))) {
+            Ok(rec) => rows.push(rec),
+            Err(e) => p.failure = Some(Failure::Client(e)),
+        }
         Ok(())
     }
 
@@ -1045,6 +1075,37 @@ fn decode_row(
     }
     if i != stmt.columns.len() {
         return Err(protocol_err(py, "DataRow has fewer columns than RowDescription"));
+    }
+    PyRecord::new_object(py, &stmt.desc, values, record_class)
+}
+
+/// Decode a DataRow body (int16 count, then int32 length + bytes per column; -1 is NULL).
+fn decode_row_bytes(
+    py: Python<'_>,
+    stmt: &Statement,
+    body: &[u8],
+    record_class: Option<&Bound<'_, PyType>>,
+) -> PyResult<Py<PyAny>> {
+    let bad = || protocol_err(py, "malformed DataRow message");
+    let count = body.get(0..2).ok_or_else(bad)?;
+    let count = u16::from_be_bytes([count[0], count[1]]) as usize;
+    if count != stmt.columns.len() {
+        return Err(protocol_err(py, "DataRow column count does not match RowDescription"));
+    }
+    let mut values = Vec::with_capacity(count);
+    let mut pos = 2;
+    for col in &stmt.columns {
+        let len = body.get(pos..pos + 4).ok_or_else(bad)?;
+        let len = i32::from_be_bytes([len[0], len[1], len[2], len[3]]);
+        pos += 4;
+        if len < 0 {
+            values.push(py.None());
+            continue;
+        }
+        let end = pos + len as usize;
+        let bytes = body.get(pos..end).ok_or_else(bad)?;
+        pos = end;
+        values.push(col.codec.decode(py, bytes).map_err(|e| decode_error(py, col, &e))?);
     }
     PyRecord::new_object(py, &stmt.desc, values, record_class)
 }
