@@ -4,25 +4,78 @@
 //! - `RecordDescriptor::new(py, names) -> PyResult<Arc<RecordDescriptor>>`, shared by all rows of a result.
 //! - `PyRecord::new_object(py, &desc, values, record_class) -> PyResult<Py<PyAny>>` where
 //!   `record_class` is `None` for the default `Record` or a Python subclass of it.
+//!
+//! Behaviour follows asyncpg's `Record`: integers (and objects with `__index__`) index by
+//! position, slices give tuples, anything else is a column name; comparison and hashing are those
+//! of the tuple of values. Users cannot instantiate `Record` or its subclasses themselves; rows
+//! of a subclass (`record_class=`) are made here, bypassing the subclass' `__new__`/`__init__`.
 
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use pyo3::exceptions::{PyIndexError, PyKeyError, PyOverflowError, PySystemError, PyTypeError, PyValueError};
+use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::PyType;
+use pyo3::pyclass::{CompareOp, PyTraverseError, PyVisit};
+use pyo3::types::{PyDict, PyInt, PyList, PySlice, PyString, PyTuple, PyType};
 
 /// Column names of a result, shared by every row.
 pub struct RecordDescriptor {
-    names: Vec<String>,
+    /// Column names in order (duplicates kept); `keys()` iterates this tuple.
+    names: Py<PyTuple>,
+    /// Column name -> position; with duplicate names the last one wins, as in asyncpg.
+    index: Py<PyDict>,
+    len: usize,
 }
 
 impl RecordDescriptor {
     /// Build a descriptor from column names.
-    pub fn new(_py: Python<'_>, names: Vec<String>) -> PyResult<Arc<RecordDescriptor>> {
-        Ok(Arc::new(RecordDescriptor { names }))
+    pub fn new(py: Python<'_>, names: Vec<String>) -> PyResult<Arc<RecordDescriptor>> {
+        let names = PyTuple::new(py, names)?;
+        let index = PyDict::new(py);
+        for (i, name) in names.iter().enumerate() {
+            index.set_item(name, i)?;
+        }
+        let len = names.len();
+        Ok(Arc::new(RecordDescriptor {
+            names: names.unbind(),
+            index: index.unbind(),
+            len,
+        }))
+    }
+
+    /// Number of columns.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when the result has no columns.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The column names, in order.
+    pub fn names<'py>(&self, py: Python<'py>) -> &Bound<'py, PyTuple> {
+        self.names.bind(py)
+    }
+
+    /// Position of column `key`, or `None` when there is no such column. Any error raised while
+    /// hashing or comparing the key means "not found", as in asyncpg (`r[[]]` is a `KeyError`).
+    fn position(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> Option<usize> {
+        match self.index.bind(py).get_item(key) {
+            Ok(Some(i)) => i.extract::<usize>().ok(),
+            _ => None,
+        }
     }
 }
 
-/// A row (stub).
+thread_local! {
+    /// The row handed from `new_object` to `__new__` while making an instance of a subclass.
+    static PENDING: Cell<Option<PyRecord>> = const { Cell::new(None) };
+}
+
+/// A row of a query result.
 #[pyclass(name = "Record", module = "asyncpg_rs", subclass, frozen)]
 pub struct PyRecord {
     desc: Arc<RecordDescriptor>,
@@ -31,42 +84,496 @@ pub struct PyRecord {
 
 impl PyRecord {
     /// Make a Record (or an instance of `record_class`) for one row.
+    ///
+    /// `values` must hold one value per column of `desc`; build it with
+    /// `Vec::with_capacity(desc.len())` so that no reallocation happens here.
     pub fn new_object(
         py: Python<'_>,
         desc: &Arc<RecordDescriptor>,
         values: Vec<Py<PyAny>>,
-        _record_class: Option<&Bound<'_, PyType>>,
+        record_class: Option<&Bound<'_, PyType>>,
     ) -> PyResult<Py<PyAny>> {
-        Ok(Py::new(py, PyRecord { desc: desc.clone(), values: values.into_boxed_slice() })?.into_any())
+        if values.len() != desc.len() {
+            return Err(PySystemError::new_err(format!(
+                "record has {} values for {} columns",
+                values.len(),
+                desc.len()
+            )));
+        }
+        let record = PyRecord {
+            desc: Arc::clone(desc),
+            values: values.into_boxed_slice(),
+        };
+        match record_class {
+            Some(cls) if !cls.is(py.get_type::<PyRecord>()) => Self::new_subclass_object(py, record, cls),
+            _ => Ok(Py::new(py, record)?.into_any()),
+        }
     }
+
+    /// Make an instance of a Python subclass of Record through Record's own `tp_new`, which
+    /// allocates with the subclass' `tp_alloc` and takes the row from `PENDING`.
+    fn new_subclass_object(py: Python<'_>, record: PyRecord, cls: &Bound<'_, PyType>) -> PyResult<Py<PyAny>> {
+        if !cls.is_subclass_of::<PyRecord>()? {
+            return Err(PyTypeError::new_err(format!(
+                "record_class is expected to be a subclass of asyncpg_rs.Record, got {}",
+                cls.repr()?
+            )));
+        }
+        let base = py.get_type::<PyRecord>();
+        // SAFETY: `base` is the type object of Record, alive for the whole call (bound to `py`).
+        let tp_new = unsafe { (*base.as_type_ptr()).tp_new };
+        let Some(tp_new) = tp_new else {
+            return Err(PySystemError::new_err("Record has no tp_new"));
+        };
+        let args = PyTuple::empty(py);
+        PENDING.with(|p| p.set(Some(record)));
+        // SAFETY: `cls` is a subtype of Record (checked above), so Record's tp_new may allocate
+        // an instance of it; `args` is a valid tuple and kwargs may be NULL.
+        let obj = unsafe { tp_new(cls.as_type_ptr(), args.as_ptr(), std::ptr::null_mut()) };
+        // Drop the row if tp_new failed before taking it.
+        PENDING.with(Cell::take);
+        if obj.is_null() {
+            return Err(PyErr::fetch(py));
+        }
+        // SAFETY: a non-NULL result of tp_new is a new (owned) reference.
+        Ok(unsafe { Bound::from_owned_ptr(py, obj) }.unbind())
+    }
+
+    /// The value at position `i` (negative counts from the end).
+    fn item_at(&self, py: Python<'_>, i: isize) -> PyResult<Py<PyAny>> {
+        let len = self.values.len() as isize;
+        let j = if i < 0 { i + len } else { i };
+        if j < 0 || j >= len {
+            return Err(PyIndexError::new_err("record index out of range"));
+        }
+        Ok(self.values[j as usize].clone_ref(py))
+    }
+
+    /// The values as a slice, for comparison with another Record or a tuple.
+    fn compare_items<'py>(&self, py: Python<'py>, other: &[Bound<'py, PyAny>], op: CompareOp) -> PyResult<Py<PyAny>> {
+        let mine = &self.values;
+        let common = mine.len().min(other.len());
+        let mut first_diff = common;
+        for i in 0..common {
+            let a = mine[i].bind(py);
+            let b = &other[i];
+            if !a.is(b) && !a.eq(b)? {
+                first_diff = i;
+                break;
+            }
+        }
+        if first_diff == common {
+            // Equal up to the shorter length: the lengths decide, as for tuples.
+            return Ok(op
+                .matches(mine.len().cmp(&other.len()))
+                .into_pyobject(py)?
+                .to_owned()
+                .into_any()
+                .unbind());
+        }
+        match op {
+            CompareOp::Eq => Ok(false.into_pyobject(py)?.to_owned().into_any().unbind()),
+            CompareOp::Ne => Ok(true.into_pyobject(py)?.to_owned().into_any().unbind()),
+            _ => Ok(mine[first_diff].bind(py).rich_compare(&other[first_diff], op)?.unbind()),
+        }
+    }
+
+    /// Look `key` up as a column name.
+    fn get_by_name(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> Option<Py<PyAny>> {
+        self.desc
+            .position(py, key)
+            .and_then(|i| self.values.get(i))
+            .map(|v| v.clone_ref(py))
+    }
+}
+
+/// Convert an object with `__index__` to an index, raising IndexError when it does not fit.
+fn as_index(key: &Bound<'_, PyAny>) -> PyResult<isize> {
+    let py = key.py();
+    let int = if key.is_instance_of::<PyInt>() {
+        key.clone()
+    } else {
+        // SAFETY: `key` is a valid object; PyNumber_Index returns a new reference or NULL with an
+        // exception set.
+        let ptr = unsafe { ffi::PyNumber_Index(key.as_ptr()) };
+        if ptr.is_null() {
+            return Err(PyErr::fetch(py));
+        }
+        // SAFETY: non-NULL new reference from PyNumber_Index.
+        unsafe { Bound::from_owned_ptr(py, ptr) }
+    };
+    int.extract::<isize>().map_err(|e| {
+        if e.is_instance_of::<PyOverflowError>(py) {
+            PyIndexError::new_err("cannot fit 'int' into an index-sized integer")
+        } else {
+            e
+        }
+    })
+}
+
+/// True when `key` supports `__index__` (int, bool, numpy integers, ...).
+fn has_index(key: &Bound<'_, PyAny>) -> bool {
+    // SAFETY: `key` is a valid object; PyIndex_Check only reads its type.
+    key.is_instance_of::<PyInt>() || unsafe { ffi::PyIndex_Check(key.as_ptr()) != 0 }
 }
 
 #[pymethods]
 impl PyRecord {
+    /// Users cannot create Records; this only finishes rows started by `new_object`.
+    #[new]
+    #[pyo3(signature = (*_args, **_kwargs))]
+    fn __new__(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        PENDING
+            .with(Cell::take)
+            .ok_or_else(|| PyTypeError::new_err("cannot create 'asyncpg_rs.Record' instances"))
+    }
+
     fn __len__(&self) -> usize {
         self.values.len()
     }
 
     fn __getitem__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        if let Ok(i) = key.extract::<usize>() {
-            return self
-                .values
-                .get(i)
-                .map(|v| v.clone_ref(py))
-                .ok_or_else(|| pyo3::exceptions::PyIndexError::new_err("record index out of range"));
+        if key.is_exact_instance_of::<PyString>() {
+            // Fast path: a column name.
+        } else if has_index(key) {
+            return self.item_at(py, as_index(key)?);
+        } else if let Ok(slice) = key.cast::<PySlice>() {
+            let ind = slice.indices(self.values.len() as isize)?;
+            let mut out = Vec::with_capacity(ind.slicelength);
+            let mut i = ind.start;
+            for _ in 0..ind.slicelength {
+                // PySlice_GetIndicesEx keeps every produced index within 0..len.
+                out.push(self.values[i as usize].clone_ref(py));
+                i += ind.step;
+            }
+            return Ok(PyTuple::new(py, out)?.into_any().unbind());
         }
-        let name: String = key.extract()?;
-        let i = self
-            .desc
-            .names
-            .iter()
-            .position(|n| *n == name)
-            .ok_or_else(|| pyo3::exceptions::PyKeyError::new_err(name))?;
-        Ok(self.values[i].clone_ref(py))
+        self.get_by_name(py, key)
+            .ok_or_else(|| PyKeyError::new_err(key.clone().unbind()))
     }
+
+    fn __contains__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> bool {
+        self.desc.position(py, key).is_some()
+    }
+
+    fn __iter__(slf: Bound<'_, Self>) -> RecordIterator {
+        RecordIterator {
+            record: slf.unbind(),
+            pos: AtomicUsize::new(0),
+        }
+    }
+
+    /// Return the value for column `key`, or `default` (positional arguments only).
+    #[pyo3(signature = (*args, **kwargs))]
+    fn get(
+        &self,
+        py: Python<'_>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        let n = args.len();
+        if !(1..=2).contains(&n) {
+            return Err(PyTypeError::new_err(format!(
+                "Record.get() expected 1 or 2 arguments, got {n}"
+            )));
+        }
+        if kwargs.is_some_and(|k| !k.is_empty()) {
+            return Err(PyTypeError::new_err("Record.get() takes no keyword arguments"));
+        }
+        let key = args.get_item(0)?;
+        match self.get_by_name(py, &key) {
+            Some(v) => Ok(v),
+            None if n == 2 => Ok(args.get_item(1)?.unbind()),
+            None => Ok(py.None()),
+        }
+    }
+
+    /// Return an iterator over the column names.
+    fn keys<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.desc.names(py).as_any().try_iter().map(Bound::into_any)
+    }
+
+    /// Return an iterator over the values.
+    fn values(slf: Bound<'_, Self>) -> RecordIterator {
+        RecordIterator {
+            record: slf.unbind(),
+            pos: AtomicUsize::new(0),
+        }
+    }
+
+    /// Return an iterator over `(name, value)` pairs.
+    fn items(slf: Bound<'_, Self>) -> RecordItemsIterator {
+        RecordItemsIterator {
+            record: slf.unbind(),
+            pos: AtomicUsize::new(0),
+        }
+    }
+
+    fn __richcmp__<'py>(&self, other: &Bound<'py, PyAny>, op: CompareOp) -> PyResult<Py<PyAny>> {
+        let py = other.py();
+        if let Ok(rec) = other.cast::<PyRecord>() {
+            let theirs: Vec<Bound<'py, PyAny>> = rec.get().values.iter().map(|v| v.bind(py).clone()).collect();
+            self.compare_items(py, &theirs, op)
+        } else if let Ok(tuple) = other.cast::<PyTuple>() {
+            self.compare_items(py, tuple.as_slice(), op)
+        } else {
+            Ok(py.NotImplemented())
+        }
+    }
+
+    fn __hash__(&self, py: Python<'_>) -> PyResult<isize> {
+        tuple_hash(py, &self.values)
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let type_name = slf.get_type().name()?;
+        // SAFETY: `slf` is a valid object; Py_ReprEnter returns -1 on error, 1 when `slf` is
+        // already being repr'd on this thread, 0 otherwise (then Py_ReprLeave must follow).
+        let entered = unsafe { ffi::Py_ReprEnter(slf.as_ptr()) };
+        if entered < 0 {
+            return Err(PyErr::fetch(py));
+        }
+        if entered > 0 {
+            return Ok(PyString::new(py, &format!("<{type_name} ...>")).into_any().unbind());
+        }
+        let result = record_repr(slf, &type_name);
+        // SAFETY: paired with the successful Py_ReprEnter above.
+        unsafe { ffi::Py_ReprLeave(slf.as_ptr()) };
+        result
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        for v in &self.values {
+            visit.call(v)?;
+        }
+        Ok(())
+    }
+
+    /// Pickle support (asyncpg lacks it): rebuilt through `_make_record`.
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
+        let py = slf.py();
+        let this = slf.get();
+        let make = py.import("asyncpg_rs._native")?.getattr("_make_record")?;
+        let values = PyTuple::new(py, this.values.iter().map(|v| v.bind(py)))?;
+        // The base class is implied (and need not be importable by name); subclasses pickle by reference.
+        let cls = slf.get_type();
+        let cls = if cls.is(py.get_type::<PyRecord>()) {
+            py.None().into_bound(py)
+        } else {
+            cls.into_any()
+        };
+        let args = (this.desc.names(py).clone(), values, cls);
+        PyTuple::new(py, [make, args.into_pyobject(py)?.into_any()])
+    }
+}
+
+/// `<Name a=1 b='x'>`: names as they are, values by `repr()`.
+fn record_repr(slf: &Bound<'_, PyRecord>, type_name: &Bound<'_, PyString>) -> PyResult<Py<PyAny>> {
+    let py = slf.py();
+    let this = slf.get();
+    let parts = PyList::empty(py);
+    parts.append(format!("<{type_name}"))?;
+    for (name, value) in this.desc.names(py).iter().zip(this.values.iter()) {
+        parts.append(format!(" {}=", name.str()?))?;
+        parts.append(value.bind(py).repr()?)?;
+    }
+    parts.append(">")?;
+    Ok(PyString::new(py, "").call_method1("join", (parts,))?.unbind())
+}
+
+/// The hash `tuple(values)` would have, so that a Record and the equal tuple are the same dict key.
+fn tuple_hash(py: Python<'_>, values: &[Py<PyAny>]) -> PyResult<isize> {
+    #[cfg(target_pointer_width = "64")]
+    {
+        // CPython's tuple hash (3.8+): xxHash64's round over the item hashes.
+        const PRIME_1: u64 = 11_400_714_785_074_694_791;
+        const PRIME_2: u64 = 14_029_467_366_897_019_727;
+        const PRIME_5: u64 = 2_870_177_450_012_600_261;
+        let mut acc = PRIME_5;
+        for v in values {
+            let lane = v.bind(py).hash()? as u64;
+            acc = acc.wrapping_add(lane.wrapping_mul(PRIME_2));
+            acc = acc.rotate_left(31);
+            acc = acc.wrapping_mul(PRIME_1);
+        }
+        acc = acc.wrapping_add((values.len() as u64) ^ (PRIME_5 ^ 3_527_539));
+        if acc == u64::MAX {
+            return Ok(1_546_275_796);
+        }
+        Ok(acc as isize)
+    }
+    #[cfg(not(target_pointer_width = "64"))]
+    {
+        PyTuple::new(py, values.iter().map(|v| v.bind(py)))?.hash()
+    }
+}
+
+/// Iterator over a Record's values (`iter(r)`, `r.values()`).
+#[pyclass(module = "asyncpg_rs", frozen)]
+pub struct RecordIterator {
+    record: Py<PyRecord>,
+    pos: AtomicUsize,
+}
+
+#[pymethods]
+impl RecordIterator {
+    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        let pos = self.pos.load(Ordering::Relaxed);
+        let v = self.record.get().values.get(pos)?.clone_ref(py);
+        self.pos.store(pos + 1, Ordering::Relaxed);
+        Some(v)
+    }
+
+    fn __length_hint__(&self) -> usize {
+        self.record
+            .get()
+            .values
+            .len()
+            .saturating_sub(self.pos.load(Ordering::Relaxed))
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.record)
+    }
+}
+
+/// Iterator over a Record's `(name, value)` pairs (`r.items()`).
+#[pyclass(module = "asyncpg_rs", frozen)]
+pub struct RecordItemsIterator {
+    record: Py<PyRecord>,
+    pos: AtomicUsize,
+}
+
+#[pymethods]
+impl RecordItemsIterator {
+    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        let record = self.record.get();
+        let pos = self.pos.load(Ordering::Relaxed);
+        let Some(value) = record.values.get(pos) else {
+            return Ok(None);
+        };
+        let name = record.desc.names(py).get_item(pos)?;
+        self.pos.store(pos + 1, Ordering::Relaxed);
+        Ok(Some(PyTuple::new(py, [name, value.bind(py).clone()])?))
+    }
+
+    fn __length_hint__(&self) -> usize {
+        self.record
+            .get()
+            .values
+            .len()
+            .saturating_sub(self.pos.load(Ordering::Relaxed))
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.record)
+    }
+}
+
+/// Build a Record from Python (tests and unpickling): `_make_record(names, values, record_class=None)`.
+#[pyfunction]
+#[pyo3(signature = (names, values, record_class = None))]
+fn _make_record(
+    py: Python<'_>,
+    names: Vec<String>,
+    values: Vec<Py<PyAny>>,
+    record_class: Option<&Bound<'_, PyType>>,
+) -> PyResult<Py<PyAny>> {
+    if names.len() != values.len() {
+        return Err(PyValueError::new_err(format!(
+            "{} names for {} values",
+            names.len(),
+            values.len()
+        )));
+    }
+    let desc = RecordDescriptor::new(py, names)?;
+    PyRecord::new_object(py, &desc, values, record_class)
 }
 
 /// Register the Record class.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<PyRecord>()
+    m.add_class::<PyRecord>()?;
+    m.add_function(wrap_pyfunction!(_make_record, m)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use pyo3::prelude::*;
+    use pyo3::types::{PyDict, PyType};
+
+    use super::{PyRecord, RecordDescriptor};
+
+    fn row(py: Python<'_>, desc: &Arc<RecordDescriptor>, cls: Option<&Bound<'_, PyType>>) -> PyResult<Py<PyAny>> {
+        let mut values = Vec::with_capacity(desc.len());
+        for i in 0..desc.len() {
+            values.push(i.into_pyobject(py)?.into_any().unbind());
+        }
+        PyRecord::new_object(py, desc, values, cls)
+    }
+
+    #[test]
+    fn duplicate_names_resolve_to_the_last_column() {
+        Python::initialize();
+        Python::attach(|py| -> PyResult<()> {
+            let desc = RecordDescriptor::new(py, vec!["a".into(), "b".into(), "a".into()])?;
+            assert_eq!(desc.len(), 3);
+            let r = row(py, &desc, None)?;
+            let r = r.bind(py);
+            assert_eq!(r.get_item("a")?.extract::<usize>()?, 2);
+            assert_eq!(r.get_item("b")?.extract::<usize>()?, 1);
+            assert_eq!(r.len()?, 3);
+            Ok(())
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn value_count_must_match_columns() {
+        Python::initialize();
+        Python::attach(|py| {
+            let desc = RecordDescriptor::new(py, vec!["a".into()]).unwrap();
+            assert!(PyRecord::new_object(py, &desc, Vec::new(), None).is_err());
+        });
+    }
+
+    #[test]
+    fn subclass_rows_have_the_subclass_type() {
+        Python::initialize();
+        Python::attach(|py| -> PyResult<()> {
+            let globals = PyDict::new(py);
+            globals.set_item("Record", py.get_type::<PyRecord>())?;
+            py.run(
+                c"class Sub(Record):\n    def __getattr__(self, n):\n        return self[n]\n",
+                Some(&globals),
+                None,
+            )?;
+            let sub = globals.get_item("Sub")?.expect("Sub defined").cast_into::<PyType>()?;
+            let desc = RecordDescriptor::new(py, vec!["x".into(), "y".into()])?;
+            for _ in 0..1000 {
+                let r = row(py, &desc, Some(&sub))?;
+                let r = r.bind(py);
+                assert!(r.get_type().is(&sub));
+                assert_eq!(r.getattr("y")?.extract::<usize>()?, 1);
+            }
+            // Users still cannot make one.
+            assert!(sub.call0().is_err());
+            assert!(py.get_type::<PyRecord>().call0().is_err());
+            // A class that is not a Record subclass is refused.
+            let not_sub = py.get_type::<PyDict>();
+            assert!(row(py, &desc, Some(&not_sub)).is_err());
+            Ok(())
+        })
+        .unwrap();
+    }
 }
