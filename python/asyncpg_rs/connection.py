@@ -14,7 +14,7 @@ import typing
 import warnings
 import weakref
 
-from . import connect_utils, exceptions, prepared_stmt, serverversion
+from . import _copy, connect_utils, exceptions, prepared_stmt, serverversion
 from . import cursor as cursor_mod
 from . import transaction as transaction_mod
 from ._native import Record
@@ -465,6 +465,9 @@ class Connection(metaclass=ConnectionMeta):
                 self._loop.call_soon(cb.cb, con, message)
 
     def _on_connection_lost(self) -> None:
+        drain = self._protocol._drain_waiter
+        if drain is not None and not drain.done():
+            drain.set_exception(exceptions.ConnectionDoesNotExistError("connection was closed"))
         if not self._closed_waiter.done():
             self._closed_waiter.set_result(None)
         self._call_termination_listeners()
@@ -553,6 +556,105 @@ class Connection(metaclass=ConnectionMeta):
     def _check_open(self) -> None:
         if self.is_closed():
             raise exceptions.InterfaceError("connection is closed")
+
+    # ----- COPY -----
+
+    async def copy_from_table(
+        self,
+        table_name: str,
+        *,
+        output: typing.Any,
+        columns: typing.Iterable[str] | None = None,
+        schema_name: str | None = None,
+        timeout: float | None = None,
+        format: str | None = None,
+        oids: typing.Any = None,
+        delimiter: str | None = None,
+        null: str | None = None,
+        header: typing.Any = None,
+        quote: str | None = None,
+        escape: str | None = None,
+        force_quote: typing.Any = None,
+        encoding: str | None = None,
+    ) -> str:
+        """Copy the contents of a table to `output` (a path, a file-like object or a coroutine function)."""
+        opts = _copy.format_options(
+            format=format, oids=oids, delimiter=delimiter, null=null, header=header,
+            quote=quote, escape=escape, force_quote=force_quote, encoding=encoding,
+        )
+        sql = f"COPY {_copy.table_spec(table_name, schema_name, columns)} TO STDOUT {opts}"
+        return await _copy.copy_out(self, sql.rstrip(), output, timeout)
+
+    async def copy_from_query(
+        self,
+        query: str,
+        *args: typing.Any,
+        output: typing.Any,
+        timeout: float | None = None,
+        format: str | None = None,
+        oids: typing.Any = None,
+        delimiter: str | None = None,
+        null: str | None = None,
+        header: typing.Any = None,
+        quote: str | None = None,
+        escape: str | None = None,
+        force_quote: typing.Any = None,
+        encoding: str | None = None,
+    ) -> str:
+        """Copy the results of a query to `output` (a path, a file-like object or a coroutine function)."""
+        if args:
+            query = await _copy.mogrify(self, query, args)
+        opts = _copy.format_options(
+            format=format, oids=oids, delimiter=delimiter, null=null, header=header,
+            quote=quote, escape=escape, force_quote=force_quote, encoding=encoding,
+        )
+        sql = f"COPY ({query}) TO STDOUT {opts}"
+        return await _copy.copy_out(self, sql.rstrip(), output, timeout)
+
+    async def copy_to_table(
+        self,
+        table_name: str,
+        *,
+        source: typing.Any,
+        columns: typing.Iterable[str] | None = None,
+        schema_name: str | None = None,
+        timeout: float | None = None,
+        format: str | None = None,
+        oids: typing.Any = None,
+        freeze: typing.Any = None,
+        delimiter: str | None = None,
+        null: str | None = None,
+        header: typing.Any = None,
+        quote: str | None = None,
+        escape: str | None = None,
+        force_quote: typing.Any = None,
+        force_not_null: typing.Any = None,
+        force_null: typing.Any = None,
+        encoding: str | None = None,
+        where: str | None = None,
+    ) -> str:
+        """Copy data from `source` (a path, a file-like object, an async iterable or bytes) into a table."""
+        opts = _copy.format_options(
+            format=format, oids=oids, freeze=freeze, delimiter=delimiter, null=null,
+            header=header, quote=quote, escape=escape, force_quote=force_quote,
+            force_not_null=force_not_null, force_null=force_null, encoding=encoding,
+        )
+        where_sql = await _copy._check_where(self, where)
+        sql = f"COPY {_copy.table_spec(table_name, schema_name, columns)} FROM STDIN {opts}".rstrip()
+        return await _copy.copy_in(self, sql + where_sql, _copy._source_chunks(source), timeout)
+
+    async def copy_records_to_table(
+        self,
+        table_name: str,
+        *,
+        records: typing.Any,
+        columns: typing.Iterable[str] | None = None,
+        schema_name: str | None = None,
+        timeout: float | None = None,
+        where: str | None = None,
+    ) -> str:
+        """Copy a list (or async iterable) of tuples into a table, in binary COPY format."""
+        return await _copy.copy_records(self, table_name, records, columns, schema_name, timeout, where)
 
     # ----- type codecs -----
 

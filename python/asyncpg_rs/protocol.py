@@ -21,11 +21,26 @@ _SSL_REQUEST_CODE = 80877103
 class Protocol(_native.BaseProtocol):
     """One PostgreSQL session; the parsing, codecs and futures live in Rust."""
 
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        self._write_paused = False
+        self._drain_waiter: asyncio.Future[None] | None = None
+
     def pause_writing(self) -> None:
-        pass
+        self._write_paused = True
 
     def resume_writing(self) -> None:
-        pass
+        self._write_paused = False
+        waiter = self._drain_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def drain(self) -> None:
+        """Wait until the transport's write buffer is below its high-water mark."""
+        if not self._write_paused:
+            return
+        loop = asyncio.get_running_loop()
+        self._drain_waiter = loop.create_future()
+        await self._drain_waiter
 
 
 class _OneByteProtocol(asyncio.Protocol):

@@ -92,6 +92,10 @@ enum Kind {
     },
     /// Anything that only needs to succeed (Bind of a portal, Close).
     Sync,
+    /// COPY ... TO STDOUT: each CopyData chunk goes to `sink` (a Python callable).
+    CopyOut { sink: Py<PyAny> },
+    /// COPY ... FROM STDIN: `started` resolves on CopyInResponse, then Python streams the data.
+    CopyIn { started: Option<Py<PyAny>> },
 }
 
 struct Pending {
@@ -405,6 +409,123 @@ impl PyBaseProtocol {
         self.write_pending_closes(py)?;
         frontend::sync(&mut self.outbuf);
         self.push_and_flush(py, Kind::Sync)
+    }
+
+    /// Run a `COPY ... TO STDOUT` command; `sink(bytes)` is called for every data chunk, on the loop
+    /// thread. Resolves to the command status.
+    fn copy_out(&mut self, py: Python<'_>, query: &str, sink: Py<PyAny>) -> PyResult<Py<PyAny>> {
+        self.check_open(py)?;
+        self.write_pending_closes(py)?;
+        frontend::query(query, &mut self.outbuf).map_err(|e| io_err(py, e))?;
+        self.queries_count += 1;
+        self.push_and_flush(py, Kind::CopyOut { sink })
+    }
+
+    /// Start a `COPY ... FROM STDIN` command. Returns (started, done): `started` resolves when the
+    /// server accepts data (send it with `copy_data`, end with `copy_done` or `copy_fail`); `done`
+    /// resolves to the command status.
+    fn copy_in(&mut self, py: Python<'_>, query: &str) -> PyResult<(Py<PyAny>, Py<PyAny>)> {
+        self.check_open(py)?;
+        self.write_pending_closes(py)?;
+        frontend::query(query, &mut self.outbuf).map_err(|e| io_err(py, e))?;
+        self.queries_count += 1;
+        let started = self.new_future(py)?;
+        let done = self.push_and_flush(py, Kind::CopyIn { started: Some(started.clone_ref(py)) })?;
+        Ok((started, done))
+    }
+
+    /// Send one CopyData message.
+    fn copy_data(&mut self, py: Python<'_>, data: &[u8]) -> PyResult<()> {
+        self.check_open(py)?;
+        let len = i32::try_from(data.len() + 4).map_err(|_| protocol_err(py, "COPY data chunk too large"))?;
+        self.outbuf.put_u8(b'd');
+        self.outbuf.put_i32(len);
+        self.outbuf.extend_from_slice(data);
+        self.flush(py)
+    }
+
+    /// End the data of a COPY FROM STDIN.
+    fn copy_done(&mut self, py: Python<'_>) -> PyResult<()> {
+        self.check_open(py)?;
+        frontend::copy_done(&mut self.outbuf);
+        self.flush(py)
+    }
+
+    /// Abort a COPY FROM STDIN with `message`.
+    fn copy_fail(&mut self, py: Python<'_>, message: &str) -> PyResult<()> {
+        self.check_open(py)?;
+        frontend::copy_fail(message, &mut self.outbuf).map_err(|e| io_err(py, e))?;
+        self.flush(py)
+    }
+
+    /// Encode `records` as binary COPY tuples with the codecs of the columns of `stmt` (a
+    /// `SELECT cols FROM table` statement). `header` prepends the binary COPY file header.
+    fn encode_copy_records<'py>(
+        &self,
+        py: Python<'py>,
+        stmt: &Bound<'py, PyStatement>,
+        records: &Bound<'py, PyAny>,
+        header: bool,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let stmt = &stmt.get().inner;
+        for col in &stmt.columns {
+            if col.format != 1 {
+                return Err(errors::client_error(
+                    py,
+                    "InternalClientError",
+                    format!("no binary format encoder for type {} (OID {})", col.codec.type_name(), col.type_oid),
+                ));
+            }
+        }
+        let mut out: Vec<u8> = Vec::with_capacity(4096);
+        if header {
+            out.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+            out.extend_from_slice(&[0u8; 8]);
+        }
+        let ncols = i16::try_from(stmt.columns.len()).map_err(|_| protocol_err(py, "too many columns"))?;
+        let mut scratch = Vec::new();
+        for (row, record) in records.try_iter()?.enumerate() {
+            let record = record?;
+            let seq = record.cast::<PySequence>().map_err(|_| {
+                errors::client_error(
+                    py,
+                    "DataError",
+                    format!("invalid input in copy_records_to_table() record #{row}: expected a sequence, got {}", type_name(&record)),
+                )
+            })?;
+            if seq.len()? != stmt.columns.len() {
+                return Err(errors::client_error(
+                    py,
+                    "DataError",
+                    format!(
+                        "invalid input in copy_records_to_table() record #{row}: expected {} values, got {}",
+                        stmt.columns.len(),
+                        seq.len()?
+                    ),
+                ));
+            }
+            out.extend_from_slice(&ncols.to_be_bytes());
+            for (i, col) in stmt.columns.iter().enumerate() {
+                let value = seq.get_item(i)?;
+                if value.is_none() {
+                    out.extend_from_slice(&(-1i32).to_be_bytes());
+                    continue;
+                }
+                scratch.clear();
+                col.codec.encode(&value, &mut scratch).map_err(|e| {
+                    let msg = format!(
+                        "invalid input for column {:?} in copy_records_to_table() record #{row}: {}",
+                        col.name,
+                        e.value(py)
+                    );
+                    errors::client_error(py, "DataError", msg)
+                })?;
+                let len = i32::try_from(scratch.len()).map_err(|_| protocol_err(py, "value too large"))?;
+                out.extend_from_slice(&len.to_be_bytes());
+                out.extend_from_slice(&scratch);
+            }
+        }
+        Ok(PyBytes::new(py, &out))
     }
 
     /// Forget every cached statement (they are closed on the server with the next request).
@@ -786,11 +907,27 @@ impl PyBaseProtocol {
                 Ok(())
             }
             Message::CopyInResponse(_) => {
-                frontend::copy_fail("COPY FROM STDIN is not supported through execute()", &mut self.outbuf)
+                if let Some(Pending { kind: Kind::CopyIn { started }, .. }) = self.pending.front_mut() {
+                    if let Some(started) = started.take() {
+                        set_result(py, &started, py.None());
+                    }
+                    return Ok(());
+                }
+                frontend::copy_fail("use copy_to_table() or copy_records_to_table() for COPY FROM STDIN", &mut self.outbuf)
                     .map_err(|e| io_err(py, e))?;
                 self.flush(py)
             }
-            Message::CopyOutResponse(_) | Message::CopyData(_) | Message::CopyDone => Ok(()),
+            Message::CopyData(body) => {
+                if let Some(Pending { kind: Kind::CopyOut { sink }, failure, .. }) = self.pending.front_mut() {
+                    if failure.is_none() {
+                        if let Err(e) = sink.call1(py, (PyBytes::new(py, body.data()),)) {
+                            *failure = Some(Failure::Client(e));
+                        }
+                    }
+                }
+                Ok(())
+            }
+            Message::CopyOutResponse(_) | Message::CopyDone => Ok(()),
             Message::AuthenticationOk => Ok(()),
             Message::AuthenticationCleartextPassword => {
                 let pw = self.password.clone().unwrap_or_default();
@@ -950,6 +1087,12 @@ impl PyBaseProtocol {
             if matches!(kind, Kind::Startup) {
                 self.state = State::Closed;
             }
+            if let Kind::CopyIn { started: Some(started) } = &kind {
+                // Failed before any data was asked for: the caller is still waiting on `started`.
+                set_exception(py, started, err);
+                set_result(py, &fut, py.None());
+                return Ok(());
+            }
             set_exception(py, &fut, err);
             return Ok(());
         }
@@ -959,7 +1102,13 @@ impl PyBaseProtocol {
                 self.password = None;
                 set_result(py, &fut, py.None());
             }
-            Kind::Simple => set_result(py, &fut, status.unwrap_or_default().into_py_any(py)?),
+            Kind::Simple | Kind::CopyOut { .. } => set_result(py, &fut, status.unwrap_or_default().into_py_any(py)?),
+            Kind::CopyIn { started } => {
+                if let Some(started) = started {
+                    set_result(py, &started, py.None());
+                }
+                set_result(py, &fut, status.unwrap_or_default().into_py_any(py)?);
+            }
             Kind::Sync => set_result(py, &fut, py.None()),
             Kind::Prepare { name, query, cache, params, columns, then } => {
                 let stmt = Arc::new(build_statement(py, name, query, &params, columns)?);
@@ -969,6 +1118,10 @@ impl PyBaseProtocol {
                 match then {
                     None => set_result(py, &fut, Py::new(py, PyStatement { inner: stmt })?.into_any()),
                     Some(then) => {
+                        if fut.call_method0(py, intern!(py, "done"))?.is_truthy(py)? {
+                            // Cancelled while preparing: keep the statement, skip the execution.
+                            return Ok(());
+                        }
                         if let Err(e) = self.send_execute(py, fut.clone_ref(py), stmt, then, cache) {
                             set_exception(py, &fut, e);
                         }
@@ -1023,6 +1176,11 @@ impl PyBaseProtocol {
 
     fn fail_all(&mut self, py: Python<'_>, mut make: impl FnMut() -> PyErr) {
         for p in std::mem::take(&mut self.pending) {
+            if let Kind::CopyIn { started: Some(started) } = &p.kind {
+                set_exception(py, started, make());
+                set_result(py, &p.fut, py.None());
+                continue;
+            }
             set_exception(py, &p.fut, make());
         }
     }
