@@ -42,6 +42,8 @@ struct Then {
     mode: u8,
     column: usize,
     record_class: Option<Py<PyType>>,
+    /// Set once the request was re-prepared after a schema change; it is not retried twice.
+    retried: bool,
 }
 
 enum Args {
@@ -82,6 +84,8 @@ enum Kind {
         rows: Vec<Py<PyAny>>,
         cached: bool,
         invalidated: bool,
+        /// BindComplete arrived: the server started executing, a failure is not retried.
+        bound: bool,
     },
     /// Execute on a named portal: rows and whether the portal has more.
     Portal {
@@ -128,6 +132,9 @@ pub struct PyBaseProtocol {
     settings: HashMap<String, String>,
     tx_status: u8,
     cache: StatementCache,
+    /// With named statements off (`statement_cache_size=0`, pgbouncer): what the server said about
+    /// each query, so that repeats go in one round trip (Parse/Bind/Describe/Execute/Sync, unnamed).
+    described: StatementCache,
     /// Names of statements to Close with the next request.
     to_close: Vec<String>,
     stmt_counter: u64,
@@ -189,6 +196,7 @@ impl PyBaseProtocol {
             settings: HashMap::new(),
             tx_status: b'I',
             cache: StatementCache::new(statement_cache_size, max_cacheable_statement_size, lifetime),
+            described: StatementCache::new(256, max_cacheable_statement_size, lifetime),
             to_close: Vec::new(),
             stmt_counter: 0,
             record_class,
@@ -287,7 +295,7 @@ impl PyBaseProtocol {
     ) -> PyResult<Py<PyAny>> {
         self.check_open(py)?;
         let record_class = record_class.or_else(|| self.record_class.as_ref().map(|c| c.clone_ref(py)));
-        let then = Then { args: Args::One(args.clone().unbind()), mode, column, record_class };
+        let then = Then { args: Args::One(args.clone().unbind()), mode, column, record_class, retried: false };
         let query = query.to_str()?;
         self.run(py, query, then)
     }
@@ -305,7 +313,7 @@ impl PyBaseProtocol {
     ) -> PyResult<Py<PyAny>> {
         self.check_open(py)?;
         let record_class = record_class.or_else(|| self.record_class.as_ref().map(|c| c.clone_ref(py)));
-        let then = Then { args: Args::Many(args_list.unbind()), mode, column: 0, record_class };
+        let then = Then { args: Args::Many(args_list.unbind()), mode, column: 0, record_class, retried: false };
         self.run(py, query, then)
     }
 
@@ -333,7 +341,7 @@ impl PyBaseProtocol {
     ) -> PyResult<Py<PyAny>> {
         self.check_open(py)?;
         let record_class = record_class.or_else(|| self.record_class.as_ref().map(|c| c.clone_ref(py)));
-        let then = Then { args: Args::One(args.clone().unbind()), mode, column, record_class };
+        let then = Then { args: Args::One(args.clone().unbind()), mode, column, record_class, retried: false };
         let fut = self.new_future(py)?;
         self.send_execute(py, fut.clone_ref(py), stmt.get().inner.clone(), then, false)?;
         Ok(fut)
@@ -351,7 +359,7 @@ impl PyBaseProtocol {
     ) -> PyResult<Py<PyAny>> {
         self.check_open(py)?;
         let record_class = record_class.or_else(|| self.record_class.as_ref().map(|c| c.clone_ref(py)));
-        let then = Then { args: Args::Many(args_list.unbind()), mode, column: 0, record_class };
+        let then = Then { args: Args::Many(args_list.unbind()), mode, column: 0, record_class, retried: false };
         let fut = self.new_future(py)?;
         self.send_execute(py, fut.clone_ref(py), stmt.get().inner.clone(), then, false)?;
         Ok(fut)
@@ -368,7 +376,7 @@ impl PyBaseProtocol {
         self.check_open(py)?;
         let stmt = stmt.get().inner.clone();
         self.write_pending_closes(py)?;
-        self.write_bind(py, portal, &stmt, args)?;
+        self.write_bind(py, portal, &stmt, args, None)?;
         frontend::sync(&mut self.outbuf);
         self.push_and_flush(py, Kind::Sync)
     }
@@ -657,6 +665,12 @@ impl PyBaseProtocol {
             let name = self.next_stmt_name();
             self.send_prepare(py, name, query.to_owned(), true, Some(then))
         } else {
+            let mut unnamed = Vec::new();
+            if let Some(stmt) = self.described.get(query, &mut unnamed) {
+                let fut = self.new_future(py)?;
+                self.send_execute(py, fut.clone_ref(py), stmt, then, false)?;
+                return Ok(fut);
+            }
             self.send_prepare(py, String::new(), query.to_owned(), false, Some(then))
         }
     }
@@ -708,7 +722,7 @@ impl PyBaseProtocol {
             return Err(e);
         }
         self.queries_count += 1;
-        let kind = Kind::Execute { stmt, then, rows: Vec::new(), cached, invalidated: false };
+        let kind = Kind::Execute { stmt, then, rows: Vec::new(), cached, invalidated: false, bound: false };
         self.pending.push_back(Pending { fut, kind, failure: None, status: None });
         self.flush(py)
     }
@@ -724,12 +738,18 @@ impl PyBaseProtocol {
         let max_rows = if then.mode == MODE_ROW || then.mode == MODE_VAL { 1 } else { 0 };
         match &then.args {
             Args::One(args) => {
-                self.write_bind(py, "", stmt, args.bind(py))?;
+                self.write_bind(py, "", stmt, args.bind(py), None)?;
+                if stmt.name.is_empty() {
+                    frontend::describe(b'P', "", &mut self.outbuf).map_err(|e| io_err(py, e))?;
+                }
                 frontend::execute("", max_rows, &mut self.outbuf).map_err(|e| io_err(py, e))?;
             }
             Args::Many(list) => {
                 for (i, args) in list.bind(py).iter().enumerate() {
-                    self.write_bind(py, "", stmt, &args).map_err(|e| annotate_row(py, e, i))?;
+                    self.write_bind(py, "", stmt, &args, Some(i))?;
+                    if i == 0 && stmt.name.is_empty() {
+                        frontend::describe(b'P', "", &mut self.outbuf).map_err(|e| io_err(py, e))?;
+                    }
                     frontend::execute("", max_rows, &mut self.outbuf).map_err(|e| io_err(py, e))?;
                 }
             }
@@ -739,13 +759,23 @@ impl PyBaseProtocol {
     }
 
     /// Encode one Bind message: parameter values with their codecs (binary) or as text.
-    fn write_bind(&mut self, py: Python<'_>, portal: &str, stmt: &Statement, args: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn write_bind(
+        &mut self,
+        py: Python<'_>,
+        portal: &str,
+        stmt: &Statement,
+        args: &Bound<'_, PyAny>,
+        row: Option<usize>,
+    ) -> PyResult<()> {
         let seq = args.cast::<PySequence>().map_err(|_| {
-            errors::client_error(
-                py,
-                "DataError",
-                format!("invalid input for query arguments: expected a sequence, got {}", type_name(args)),
-            )
+            let msg = match row {
+                Some(r) => format!(
+                    "invalid input in executemany() argument sequence element #{r}: expected a sequence, got {}",
+                    type_name(args)
+                ),
+                None => format!("invalid input for query arguments: expected a sequence, got {}", type_name(args)),
+            };
+            errors::client_error(py, "DataError", msg)
         })?;
         let n = seq.len()?;
         if n != stmt.params.len() {
@@ -787,10 +817,10 @@ impl PyBaseProtocol {
                 }),
             };
             if let Err(e) = encoded {
-                return Err(argument_error(py, i, &value, &e));
+                return Err(argument_error(py, i, row, &value, &e));
             }
             let len = i32::try_from(scratch.len())
-                .map_err(|_| argument_error(py, i, &value, &PyTypeError::new_err("value is too large")))?;
+                .map_err(|_| argument_error(py, i, row, &value, &PyTypeError::new_err("value is too large")))?;
             out.put_i32(len);
             out.extend_from_slice(&scratch);
         }
@@ -846,8 +876,13 @@ impl PyBaseProtocol {
                 let fields = collect_fields(body.fields()).map_err(|e| protocol_err(py, e.to_string()))?;
                 self.on_error(py, fields)
             }
-            Message::BindComplete
-            | Message::ParseComplete
+            Message::BindComplete => {
+                if let Some(Pending { kind: Kind::Execute { bound, .. }, .. }) = self.pending.front_mut() {
+                    *bound = true;
+                }
+                Ok(())
+            }
+            Message::ParseComplete
             | Message::CloseComplete
             | Message::NoData
             | Message::EmptyQueryResponse => Ok(()),
@@ -865,13 +900,35 @@ impl PyBaseProtocol {
                 Ok(())
             }
             Message::RowDescription(body) => {
-                let cols: Vec<(String, u32)> = body
+                let cols: Vec<(String, u32, i16)> = body
                     .fields()
-                    .map(|f| Ok((f.name().to_owned(), f.type_oid())))
+                    .map(|f| Ok((f.name().to_owned(), f.type_oid(), f.format())))
                     .collect()
                     .map_err(|e| protocol_err(py, e.to_string()))?;
-                if let Some(Pending { kind: Kind::Prepare { columns, .. }, .. }) = self.pending.front_mut() {
-                    *columns = cols;
+                match self.pending.front_mut() {
+                    Some(Pending { kind: Kind::Prepare { columns, .. }, .. }) => {
+                        *columns = cols.into_iter().map(|(n, oid, _)| (n, oid)).collect();
+                    }
+                    Some(Pending { kind: Kind::Execute { stmt, .. }, failure, .. }) => {
+                        // Describe of an unnamed portal: the table may have changed since we described
+                        // the query; decode by what the server says now.
+                        let same = stmt.columns.len() == cols.len()
+                            && stmt.columns.iter().zip(&cols).all(|(c, (n, oid, f))| c.type_oid == *oid && c.format == *f && c.name == *n);
+                        if !same {
+                            match redescribe(py, stmt, cols) {
+                                Ok(new) => {
+                                    let mut unnamed = Vec::new();
+                                    self.described.insert(new.clone(), &mut unnamed);
+                                    *stmt = new;
+                                }
+                                Err(e) => {
+                                    self.described.remove(&stmt.query, "");
+                                    *failure = Some(Failure::Client(e));
+                                }
+                            }
+                        }
+                    }
+                    _ => {}
                 }
                 Ok(())
             }
@@ -990,11 +1047,20 @@ impl PyBaseProtocol {
             // An error outside any request (e.g. the server shutting down): FATAL, the connection ends.
             return Ok(());
         };
-        if let Kind::Execute { cached: true, invalidated, .. } = &mut p.kind {
-            if errors::sqlstate(&fields) == "0A000"
+        if let Kind::Execute { stmt, then, cached, invalidated, bound, .. } = &mut p.kind {
+            if *cached
+                && errors::sqlstate(&fields) == "0A000"
                 && errors::message(&fields).contains("cached plan must not change result type")
             {
                 *invalidated = true;
+            }
+            if stmt.name.is_empty() {
+                // Re-describe next time: the error may come from a changed schema. A failure before
+                // BindComplete executed nothing, so it is safe to describe again and retry once.
+                self.described.remove(&stmt.query, "");
+                if !*bound && !then.retried {
+                    *invalidated = true;
+                }
             }
         }
         if p.failure.is_none() {
@@ -1054,19 +1120,21 @@ impl PyBaseProtocol {
         let Pending { fut, kind, failure, status } = p;
         if let Some(failure) = failure {
             if let (Kind::Execute { stmt, then, invalidated: true, .. }, Failure::Server(_)) = (&kind, &failure) {
-                if self.tx_status == b'I' {
-                    // The cached plan went stale (ALTER TABLE ...): prepare again and rerun, as asyncpg does.
-                    if self.cache.remove(&stmt.query, &stmt.name) {
+                if self.tx_status == b'I' && !then.retried {
+                    // The statement went stale (ALTER TABLE ...): prepare again and rerun, as asyncpg does.
+                    let named = !stmt.name.is_empty();
+                    if named && self.cache.remove(&stmt.query, &stmt.name) {
                         self.to_close.push(stmt.name.clone());
                     }
-                    let name = self.next_stmt_name();
+                    let name = if named { self.next_stmt_name() } else { String::new() };
                     let then = Then {
                         args: then.args.clone_ref(py),
                         mode: then.mode,
                         column: then.column,
                         record_class: then.record_class.as_ref().map(|c| c.clone_ref(py)),
+                        retried: true,
                     };
-                    return self.send_prepare_with(py, fut, name, stmt.query.clone(), true, Some(then));
+                    return self.send_prepare_with(py, fut, name, stmt.query.clone(), named, Some(then));
                 }
             }
             let query = match &kind {
@@ -1075,13 +1143,7 @@ impl PyBaseProtocol {
                 _ => None,
             };
             let err = match failure {
-                Failure::Server(fields) => {
-                    let mut err = errors::server_error(py, &fields, query);
-                    if matches!(kind, Kind::Execute { invalidated: true, .. }) {
-                        err = invalid_cached_statement(py, err);
-                    }
-                    err
-                }
+                Failure::Server(fields) => errors::server_error(py, &fields, query),
                 Failure::Client(e) => e,
             };
             if matches!(kind, Kind::Startup) {
@@ -1114,6 +1176,9 @@ impl PyBaseProtocol {
                 let stmt = Arc::new(build_statement(py, name, query, &params, columns)?);
                 if cache {
                     self.cache.insert(stmt.clone(), &mut self.to_close);
+                } else if stmt.name.is_empty() && self.described.accepts(&stmt.query) {
+                    let mut unnamed = Vec::new();
+                    self.described.insert(stmt.clone(), &mut unnamed);
                 }
                 match then {
                     None => set_result(py, &fut, Py::new(py, PyStatement { inner: stmt })?.into_any()),
@@ -1186,6 +1251,16 @@ impl PyBaseProtocol {
     }
 }
 
+/// Bind's result format codes: one code when all columns agree (so a later change in the number of
+/// columns, e.g. `SELECT *` after `ALTER TABLE ... ADD COLUMN`, does not break the Bind), else one each.
+fn result_formats(columns: &[Column]) -> Vec<i16> {
+    match columns.first() {
+        None => Vec::new(),
+        Some(first) if columns.iter().all(|c| c.format == first.format) => vec![first.format],
+        Some(_) => columns.iter().map(|c| c.format).collect(),
+    }
+}
+
 fn build_statement(
     py: Python<'_>,
     name: String,
@@ -1203,8 +1278,39 @@ fn build_statement(
         })
         .collect();
     let desc = RecordDescriptor::new(py, columns.iter().map(|c| c.name.clone()).collect())?;
-    let result_formats = columns.iter().map(|c| c.format).collect();
+    let result_formats = result_formats(&columns);
     Ok(Statement { name, query, params, columns, desc, result_formats, no_data })
+}
+
+/// A statement rebuilt from the RowDescription of a portal (names, types and formats as sent).
+fn redescribe(py: Python<'_>, old: &Statement, cols: Vec<(String, u32, i16)>) -> PyResult<Arc<Statement>> {
+    let mut columns = Vec::with_capacity(cols.len());
+    for (name, oid, format) in cols {
+        let codec = if format == 1 {
+            Codec::for_oid(oid).ok_or_else(|| {
+                errors::client_error(
+                    py,
+                    "OutdatedSchemaCacheError",
+                    format!("the type of column {name:?} changed to an unsupported type (OID {oid}); retry the query"),
+                )
+            })?
+        } else {
+            Codec::text()
+        };
+        columns.push(Column { name, type_oid: oid, format, codec });
+    }
+    let desc = RecordDescriptor::new(py, columns.iter().map(|c| c.name.clone()).collect())?;
+    let result_formats = result_formats(&columns);
+    let params = old.params.iter().map(|p| Param { type_oid: p.type_oid, codec: p.codec.clone() }).collect();
+    Ok(Arc::new(Statement {
+        name: old.name.clone(),
+        query: old.query.clone(),
+        params,
+        no_data: columns.is_empty(),
+        columns,
+        desc,
+        result_formats,
+    }))
 }
 
 fn decode_row(
@@ -1273,31 +1379,19 @@ fn decode_error(py: Python<'_>, col: &Column, e: &PyErr) -> PyErr {
     errors::client_error(py, "InternalClientError", msg)
 }
 
-fn argument_error(py: Python<'_>, index: usize, value: &Bound<'_, PyAny>, e: &PyErr) -> PyErr {
+fn argument_error(py: Python<'_>, index: usize, row: Option<usize>, value: &Bound<'_, PyAny>, e: &PyErr) -> PyErr {
     let mut shown = value.repr().map(|r| r.to_string()).unwrap_or_else(|_| "<value>".into());
     if shown.chars().count() > 40 {
         shown = shown.chars().take(40).collect::<String>() + "...";
     }
-    let msg = format!("invalid input for query argument ${}: {} ({})", index + 1, shown, e.value(py));
+    let place = match row {
+        Some(r) => format!(" in element #{r} of executemany() sequence"),
+        None => String::new(),
+    };
+    let msg = format!("invalid input for query argument ${}{place}: {} ({})", index + 1, shown, e.value(py));
     let err = errors::client_error(py, "DataError", msg);
     err.set_cause(py, Some(e.clone_ref(py)));
     err
-}
-
-fn annotate_row(py: Python<'_>, e: PyErr, row: usize) -> PyErr {
-    // executemany: say which argument set was bad, keeping the class.
-    let msg = format!("invalid input in executemany() argument sequence element #{row}: {}", e.value(py));
-    match e.get_type(py).call1((msg,)) {
-        Ok(inst) => PyErr::from_value(inst),
-        Err(_) => e,
-    }
-}
-
-fn invalid_cached_statement(py: Python<'_>, err: PyErr) -> PyErr {
-    let msg = err.value(py).to_string();
-    errors::class(py, "InvalidCachedStatementError")
-        .and_then(|cls| cls.call1((msg,)))
-        .map_or(err, PyErr::from_value)
 }
 
 fn type_name(v: &Bound<'_, PyAny>) -> String {
