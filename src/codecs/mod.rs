@@ -9,81 +9,284 @@
 //!   `out`; errors are TypeError/ValueError/OverflowError with asyncpg's wording (the protocol wraps them
 //!   into `DataError("invalid input for query argument $N: ...")`).
 //! - `Codec::type_name()`: PostgreSQL's name for the type (`int4`, `_text`, ...).
+//! - `Codec::oid()`: the type OID the codec was made for (`Codec::text()` says 25).
+//!
+//! Types that asyncpg reads in text format (money, macaddr, regtype, ...) have no codec here: `for_oid`
+//! gives `None` and the text fallback returns the server's text, as asyncpg does.
 
-use pyo3::exceptions::{PyTypeError, PyValueError};
+mod array;
+mod classes;
+mod datetime;
+mod network;
+mod numeric;
+mod oids;
+mod text;
+mod uuid;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyString};
-use pyo3::IntoPyObjectExt;
 
-/// A codec for one PostgreSQL type (stub: int4 and text only; replaced by the full table).
+pub use array::ArrayCodec;
+
+/// A codec for one PostgreSQL type, dispatched with `match` (no trait objects on the hot path).
 #[derive(Clone, Debug)]
 pub enum Codec {
+    /// bool
+    Bool,
+    /// int2
+    Int2,
     /// int4
     Int4,
-    /// text family, and the text-format fallback
-    Text,
+    /// int8
+    Int8,
+    /// Unsigned 32-bit types: oid, xid, cid (the field is the type OID).
+    Uint4(u32),
+    /// Unsigned 64-bit types: xid8 (the field is the type OID).
+    Uint8(u32),
+    /// pg_lsn, read and written as a signed int8 as asyncpg does.
+    PgLsn,
+    /// float4
+    Float4,
+    /// float8
+    Float8,
+    /// numeric <-> decimal.Decimal
+    Numeric,
+    /// The text family: text, varchar, bpchar, name, xml, unknown, cstring (the field is the type OID);
+    /// also the text-format fallback.
+    Text(u32),
+    /// `"char"` (OID 18): one byte, as `bytes`.
+    Char,
     /// bytea
     Bytea,
+    /// uuid <-> uuid.UUID
+    Uuid,
+    /// date
+    Date,
+    /// time (naive)
+    Time,
+    /// timetz (aware time)
+    TimeTz,
+    /// timestamp (naive datetime)
+    Timestamp,
+    /// timestamptz (datetime in UTC)
+    TimestampTz,
+    /// interval <-> timedelta
+    Interval,
+    /// json (str)
+    Json,
+    /// jsonb (str; version byte on the wire)
+    Jsonb,
+    /// jsonpath (str; version byte on the wire)
+    Jsonpath,
+    /// void (None)
+    Void,
+    /// inet <-> ipaddress Address / Interface
+    Inet,
+    /// cidr <-> ipaddress Network
+    Cidr,
+    /// tid <-> (block, offset)
+    Tid,
+    /// Arrays (and int2vector / oidvector) over an element codec.
+    Array(Arc<ArrayCodec>),
 }
 
 impl Codec {
     /// The builtin codec for `oid`, or `None` for a type we do not know.
     pub fn for_oid(oid: u32) -> Option<Codec> {
-        match oid {
-            23 => Some(Codec::Int4),
-            25 | 1043 | 19 | 1042 => Some(Codec::Text),
-            17 => Some(Codec::Bytea),
-            _ => None,
-        }
+        use oids::*;
+        Some(match oid {
+            BOOL => Codec::Bool,
+            INT2 => Codec::Int2,
+            INT4 => Codec::Int4,
+            INT8 => Codec::Int8,
+            OID | XID | CID => Codec::Uint4(oid),
+            XID8 => Codec::Uint8(oid),
+            PG_LSN => Codec::PgLsn,
+            FLOAT4 => Codec::Float4,
+            FLOAT8 => Codec::Float8,
+            NUMERIC => Codec::Numeric,
+            TEXT | VARCHAR | BPCHAR | NAME | XML | UNKNOWN | CSTRING => Codec::Text(oid),
+            CHAR => Codec::Char,
+            BYTEA => Codec::Bytea,
+            UUID => Codec::Uuid,
+            DATE => Codec::Date,
+            TIME => Codec::Time,
+            TIMETZ => Codec::TimeTz,
+            TIMESTAMP => Codec::Timestamp,
+            TIMESTAMPTZ => Codec::TimestampTz,
+            INTERVAL => Codec::Interval,
+            JSON => Codec::Json,
+            JSONB => Codec::Jsonb,
+            JSONPATH => Codec::Jsonpath,
+            VOID => Codec::Void,
+            INET => Codec::Inet,
+            CIDR => Codec::Cidr,
+            TID => Codec::Tid,
+            _ => {
+                let elem = oids::array_element(oid)?;
+                let elem_codec = Codec::for_oid(elem)?;
+                Codec::Array(Arc::new(ArrayCodec::new(oid, elem, elem_codec)))
+            }
+        })
     }
 
     /// The codec used for columns in text format.
     pub fn text() -> Codec {
-        Codec::Text
+        Codec::Text(oids::TEXT)
+    }
+
+    /// The type OID this codec was made for.
+    pub fn oid(&self) -> u32 {
+        use oids::*;
+        match self {
+            Codec::Bool => BOOL,
+            Codec::Int2 => INT2,
+            Codec::Int4 => INT4,
+            Codec::Int8 => INT8,
+            Codec::Uint4(oid) | Codec::Uint8(oid) | Codec::Text(oid) => *oid,
+            Codec::PgLsn => PG_LSN,
+            Codec::Float4 => FLOAT4,
+            Codec::Float8 => FLOAT8,
+            Codec::Numeric => NUMERIC,
+            Codec::Char => CHAR,
+            Codec::Bytea => BYTEA,
+            Codec::Uuid => UUID,
+            Codec::Date => DATE,
+            Codec::Time => TIME,
+            Codec::TimeTz => TIMETZ,
+            Codec::Timestamp => TIMESTAMP,
+            Codec::TimestampTz => TIMESTAMPTZ,
+            Codec::Interval => INTERVAL,
+            Codec::Json => JSON,
+            Codec::Jsonb => JSONB,
+            Codec::Jsonpath => JSONPATH,
+            Codec::Void => VOID,
+            Codec::Inet => INET,
+            Codec::Cidr => CIDR,
+            Codec::Tid => TID,
+            Codec::Array(a) => a.oid,
+        }
     }
 
     /// PostgreSQL's name of the type.
     pub fn type_name(&self) -> &'static str {
-        match self {
-            Codec::Int4 => "int4",
-            Codec::Text => "text",
-            Codec::Bytea => "bytea",
-        }
+        oids::type_name(self.oid()).unwrap_or("unknown")
     }
 
     /// Decode one non-NULL binary value.
     pub fn decode(&self, py: Python<'_>, buf: &[u8]) -> PyResult<Py<PyAny>> {
         match self {
-            Codec::Int4 => {
-                let b: [u8; 4] = buf.try_into().map_err(|_| PyValueError::new_err("invalid int4 length"))?;
-                i32::from_be_bytes(b).into_py_any(py)
-            }
-            Codec::Text => {
-                let s = std::str::from_utf8(buf).map_err(|e| PyValueError::new_err(e.to_string()))?;
-                Ok(PyString::new(py, s).into_any().unbind())
-            }
-            Codec::Bytea => Ok(PyBytes::new(py, buf).into_any().unbind()),
+            Codec::Bool => numeric::decode_bool(py, buf),
+            Codec::Int2 => numeric::decode_int2(py, buf),
+            Codec::Int4 => numeric::decode_int4(py, buf),
+            Codec::Int8 | Codec::PgLsn => numeric::decode_int8(py, buf),
+            Codec::Uint4(_) => numeric::decode_uint4(py, buf),
+            Codec::Uint8(_) => numeric::decode_uint8(py, buf),
+            Codec::Float4 => numeric::decode_float4(py, buf),
+            Codec::Float8 => numeric::decode_float8(py, buf),
+            Codec::Numeric => numeric::decode_numeric(py, buf),
+            Codec::Text(_) | Codec::Json => text::decode_text(py, buf),
+            Codec::Char | Codec::Bytea => text::decode_bytea(py, buf),
+            Codec::Uuid => uuid::decode_uuid(py, buf),
+            Codec::Date => datetime::decode_date(py, buf),
+            Codec::Time => datetime::decode_time(py, buf),
+            Codec::TimeTz => datetime::decode_timetz(py, buf),
+            Codec::Timestamp => datetime::decode_timestamp(py, buf),
+            Codec::TimestampTz => datetime::decode_timestamptz(py, buf),
+            Codec::Interval => datetime::decode_interval(py, buf),
+            Codec::Jsonb => text::decode_versioned(py, buf, "jsonb"),
+            Codec::Jsonpath => text::decode_versioned(py, buf, "jsonpath"),
+            Codec::Void => Ok(py.None()),
+            Codec::Inet => network::decode_inet(py, buf, false),
+            Codec::Cidr => network::decode_inet(py, buf, true),
+            Codec::Tid => numeric::decode_tid(py, buf),
+            Codec::Array(a) => a.decode(py, buf),
         }
     }
 
     /// Encode one non-None value, appending its binary form to `out`.
     pub fn encode(&self, value: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
         match self {
-            Codec::Int4 => {
-                let v: i32 = value.extract()?;
-                out.extend_from_slice(&v.to_be_bytes());
-            }
-            Codec::Text => {
-                let s = value
-                    .cast::<PyString>()
-                    .map_err(|_| PyTypeError::new_err("expected str"))?;
-                out.extend_from_slice(s.to_str()?.as_bytes());
-            }
-            Codec::Bytea => {
-                let b = value.cast::<PyBytes>().map_err(|_| PyTypeError::new_err("expected bytes"))?;
-                out.extend_from_slice(b.as_bytes());
-            }
+            Codec::Bool => numeric::encode_bool(value, out),
+            Codec::Int2 => numeric::encode_int2(value, out),
+            Codec::Int4 => numeric::encode_int4(value, out),
+            Codec::Int8 | Codec::PgLsn => numeric::encode_int8(value, out),
+            Codec::Uint4(_) => numeric::encode_uint4(value, out),
+            Codec::Uint8(_) => numeric::encode_uint8(value, out),
+            Codec::Float4 => numeric::encode_float4(value, out),
+            Codec::Float8 => numeric::encode_float8(value, out),
+            Codec::Numeric => numeric::encode_numeric(value, out),
+            Codec::Text(_) | Codec::Json => text::encode_text(value, out),
+            Codec::Char | Codec::Bytea => text::encode_bytea(value, out),
+            Codec::Uuid => uuid::encode_uuid(value, out),
+            Codec::Date => datetime::encode_date(value, out),
+            Codec::Time => datetime::encode_time(value, out),
+            Codec::TimeTz => datetime::encode_timetz(value, out),
+            Codec::Timestamp => datetime::encode_timestamp(value, out),
+            Codec::TimestampTz => datetime::encode_timestamptz(value, out),
+            Codec::Interval => datetime::encode_interval(value, out),
+            Codec::Jsonb | Codec::Jsonpath => text::encode_versioned(value, out),
+            Codec::Void => Ok(()),
+            Codec::Inet => network::encode_inet(value, out, false),
+            Codec::Cidr => network::encode_inet(value, out, true),
+            Codec::Tid => numeric::encode_tid(value, out),
+            Codec::Array(a) => a.encode(value, out),
         }
-        Ok(())
     }
+}
+
+/// The fixed-size big-endian field at the start of a value that must be exactly `N` bytes long.
+fn fixed<const N: usize>(buf: &[u8], type_name: &str) -> PyResult<[u8; N]> {
+    buf.try_into().map_err(|_| {
+        pyo3::exceptions::PyValueError::new_err(format!(
+            "invalid {type_name} value: expected {N} bytes, got {}",
+            buf.len()
+        ))
+    })
+}
+
+/// `type(value).__name__`, for error messages.
+fn type_name_of(value: &Bound<'_, PyAny>) -> String {
+    use pyo3::types::PyTypeMethods;
+    value
+        .get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".to_owned())
+}
+
+/// `_native._codec_decode(oid, data)`: decode one binary value with the builtin codec (tests, benchmarks).
+#[pyfunction]
+#[pyo3(name = "_codec_decode")]
+fn py_codec_decode(py: Python<'_>, oid: u32, data: &[u8]) -> PyResult<Py<PyAny>> {
+    codec_or_err(oid)?.decode(py, data)
+}
+
+/// `_native._codec_encode(oid, value)`: encode one value with the builtin codec (tests, benchmarks).
+#[pyfunction]
+#[pyo3(name = "_codec_encode")]
+fn py_codec_encode<'py>(
+    py: Python<'py>,
+    oid: u32,
+    value: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
+    let mut out = Vec::new();
+    codec_or_err(oid)?.encode(value, &mut out)?;
+    Ok(pyo3::types::PyBytes::new(py, &out))
+}
+
+fn codec_or_err(oid: u32) -> PyResult<Codec> {
+    Codec::for_oid(oid)
+        .ok_or_else(|| pyo3::exceptions::PyLookupError::new_err(format!("no binary codec for OID {oid}")))
+}
+
+/// Adds the codec test hooks (`_codec_decode`, `_codec_encode`) to the module.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(py_codec_decode, m)?)?;
+    m.add_function(wrap_pyfunction!(py_codec_encode, m)?)?;
+    Ok(())
 }
