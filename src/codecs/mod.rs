@@ -11,16 +11,21 @@
 //! - `Codec::type_name()`: PostgreSQL's name for the type (`int4`, `_text`, ...).
 //! - `Codec::oid()`: the type OID the codec was made for (`Codec::text()` says 25).
 //!
-//! Types that asyncpg reads in text format (money, macaddr, regtype, ...) have no codec here: `for_oid`
-//! gives `None` and the text fallback returns the server's text, as asyncpg does.
+//! - `Codec::for_text_oid(oid)`: the codec for a type exchanged in text format (when `for_oid` gives
+//!   `None`): `Codec::text()`, or a list-making codec for arrays such as `money[]`, as asyncpg does.
+//!
+//! Types that asyncpg reads in text format (money, macaddr, regtype, ...) have no binary codec here:
+//! `for_oid` gives `None` and the text fallback returns the server's text, as asyncpg does.
 
 mod array;
+mod custom;
 mod classes;
 mod datetime;
 mod network;
 mod numeric;
 mod oids;
 mod text;
+mod text_array;
 mod uuid;
 
 #[cfg(test)]
@@ -92,6 +97,9 @@ pub enum Codec {
     Tid,
     /// Arrays (and int2vector / oidvector) over an element codec.
     Array(Arc<ArrayCodec>),
+    /// Text-format arrays of types asyncpg reads as text (money[], regtype[], ...): lists of str.
+    /// Made by `Codec::for_text_oid`, never by `for_oid` (these columns must be sent as text).
+    TextArray(u32),
 }
 
 impl Codec {
@@ -139,6 +147,17 @@ impl Codec {
         Codec::Text(oids::TEXT)
     }
 
+    /// The codec for a column or parameter of type `oid` exchanged in text format (used when
+    /// `for_oid` gives `None`): a list-making codec for the builtin arrays that asyncpg decodes
+    /// element-wise as text (`money[]` -> `['$1.50']`), else `Codec::text()`.
+    pub fn for_text_oid(oid: u32) -> Codec {
+        if text_array::TEXT_ARRAY_TYPES.iter().any(|t| t.0 == oid) {
+            Codec::TextArray(oid)
+        } else {
+            Codec::text()
+        }
+    }
+
     /// The type OID this codec was made for.
     pub fn oid(&self) -> u32 {
         use oids::*;
@@ -169,12 +188,16 @@ impl Codec {
             Codec::Cidr => CIDR,
             Codec::Tid => TID,
             Codec::Array(a) => a.oid,
+            Codec::TextArray(oid) => *oid,
         }
     }
 
     /// PostgreSQL's name of the type.
     pub fn type_name(&self) -> &'static str {
-        oids::type_name(self.oid()).unwrap_or("unknown")
+        let oid = self.oid();
+        oids::type_name(oid)
+            .or_else(|| text_array::TEXT_ARRAY_TYPES.iter().find(|t| t.0 == oid).map(|t| t.1))
+            .unwrap_or("unknown")
     }
 
     /// Decode one non-NULL binary value.
@@ -205,6 +228,7 @@ impl Codec {
             Codec::Cidr => network::decode_inet(py, buf, true),
             Codec::Tid => numeric::decode_tid(py, buf),
             Codec::Array(a) => a.decode(py, buf),
+            Codec::TextArray(_) => text_array::decode_text_array(py, buf),
         }
     }
 
@@ -235,6 +259,7 @@ impl Codec {
             Codec::Cidr => network::encode_inet(value, out, true),
             Codec::Tid => numeric::encode_tid(value, out),
             Codec::Array(a) => a.encode(value, out),
+            Codec::TextArray(_) => text_array::encode_text_array(value, out),
         }
     }
 }

@@ -667,3 +667,50 @@ fn codec_table() {
         }
     }
 }
+
+fn text_decode(oid: u32, text: &str) -> Result<String, String> {
+    attach(|py| match Codec::for_text_oid(oid).decode(py, text.as_bytes()) {
+        Ok(v) => Ok(v.bind(py).repr().expect("repr").to_string()),
+        Err(e) => Err(e.to_string()),
+    })
+}
+
+#[test]
+fn text_arrays() {
+    assert_eq!(Codec::for_text_oid(791).type_name(), "_money");
+    assert_eq!(Codec::for_text_oid(12345).type_name(), "text");
+    assert_eq!(text_decode(791, "{$1.50,NULL}").as_deref(), Ok("['$1.50', None]"));
+    assert_eq!(text_decode(2211, "{}").as_deref(), Ok("[]"));
+    assert_eq!(
+        text_decode(2211, r#"{{"a b","x\"y"},{null, c }}"#).as_deref(),
+        Ok(r#"[['a b', 'x"y'], [None, 'c']]"#)
+    );
+    assert_eq!(text_decode(2211, r#"{"NULL"}"#).as_deref(), Ok("['NULL']"));
+    assert_eq!(text_decode(1040, "[0:1]={a,b}").as_deref(), Ok("['a', 'b']"));
+    for bad in [
+        "",
+        "{",
+        "{a",
+        "{a,}",
+        "{\"a}",
+        "{a}x",
+        "a",
+        "{{{{{{{{a}}}}}}}}",
+        "[0:1]",
+    ] {
+        assert!(text_decode(791, bad).is_err(), "{bad:?} should fail");
+    }
+    attach(|py| {
+        let mut out = Vec::new();
+        Codec::for_text_oid(791)
+            .encode(&eval(py, r#"['$1', None, 'a"b\\']"#), &mut out)
+            .unwrap();
+        assert_eq!(out, br#"{"$1",NULL,"a\"b\\"}"#);
+        let mut out = Vec::new();
+        Codec::for_text_oid(791).encode(&eval(py, "'{x}'"), &mut out).unwrap();
+        assert_eq!(out, b"{x}");
+        assert!(Codec::for_text_oid(791)
+            .encode(&eval(py, "[1]"), &mut Vec::new())
+            .is_err());
+    });
+}
