@@ -19,8 +19,10 @@ __all__ = ("PreparedStatement",)
 def _type_of(oid: int, name: str | None) -> types.Type:
     if name is None:
         return types.Type(oid, "unknown", "scalar", "")
-    kind = "array" if name.startswith("_") else "scalar"
-    return types.Type(oid, name, kind, "pg_catalog")
+    if name.startswith("_"):
+        # asyncpg names array types after their element: int4[] rather than _int4.
+        return types.Type(oid, name[1:] + "[]", "array", "pg_catalog")
+    return types.Type(oid, name, "scalar", "pg_catalog")
 
 
 class PreparedStatement:
