@@ -521,7 +521,7 @@ class Connection(metaclass=ConnectionMeta):
 
     async def reload_schema_state(self) -> None:
         """Drop cached statements and type information; they are rebuilt on next use."""
-        self._protocol.clear_statement_cache()
+        self._protocol.clear_type_cache()
 
     # ----- closing -----
 
@@ -658,20 +658,41 @@ class Connection(metaclass=ConnectionMeta):
 
     # ----- type codecs -----
 
-    async def set_type_codec(self, typename, *, schema="public", encoder, decoder, format="text"):  # type: ignore[no-untyped-def]
-        """Set a custom codec for a type (not supported yet in asyncpg-rs)."""
-        raise exceptions.UnsupportedClientFeatureError(
-            "set_type_codec() is not supported by asyncpg-rs yet"
+    async def set_type_codec(
+        self,
+        typename: str,
+        *,
+        schema: str = "public",
+        encoder: typing.Callable[[typing.Any], typing.Any],
+        decoder: typing.Callable[[typing.Any], typing.Any],
+        format: str = "text",
+    ) -> None:
+        """Set an encoder/decoder pair for a type on this connection (asyncpg's rules)."""
+        from . import _codecs_api
+
+        await _codecs_api.set_type_codec(
+            self, typename, schema=schema, encoder=encoder, decoder=decoder, format=format
         )
 
-    async def reset_type_codec(self, typename, *, schema="public"):  # type: ignore[no-untyped-def]
-        raise exceptions.UnsupportedClientFeatureError(
-            "reset_type_codec() is not supported by asyncpg-rs yet"
-        )
+    async def reset_type_codec(self, typename: str, *, schema: str = "public") -> None:
+        """Reset a type's codec to the default one."""
+        from . import _codecs_api
 
-    async def set_builtin_type_codec(self, typename, *, schema="public", codec_name, format=None):  # type: ignore[no-untyped-def]
-        raise exceptions.UnsupportedClientFeatureError(
-            "set_builtin_type_codec() is not supported by asyncpg-rs yet"
+        await _codecs_api.reset_type_codec(self, typename, schema=schema)
+
+    async def set_builtin_type_codec(
+        self,
+        typename: str,
+        *,
+        schema: str = "public",
+        codec_name: str,
+        format: str | None = None,
+    ) -> None:
+        """Use a builtin codec (e.g. ``'int4'``, ``'pg_contrib.hstore'``) for a type."""
+        from . import _codecs_api
+
+        await _codecs_api.set_builtin_type_codec(
+            self, typename, schema=schema, codec_name=codec_name, format=format
         )
 
     def __repr__(self) -> str:

@@ -36,6 +36,8 @@ use std::sync::Arc;
 use pyo3::prelude::*;
 
 pub use array::ArrayCodec;
+pub use custom::UserFormat;
+pub use oids::array_element;
 
 /// A codec for one PostgreSQL type, dispatched with `match` (no trait objects on the hot path).
 #[derive(Clone, Debug)]

@@ -7,9 +7,10 @@
 //! batch of frontend messages ending in Sync, so responses come back in order, one ReadyForQuery each.
 
 pub mod cache;
+pub mod introspection;
 pub mod statement;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -100,6 +101,18 @@ enum Kind {
     CopyOut { sink: Py<PyAny> },
     /// COPY ... FROM STDIN: `started` resolves on CopyInResponse, then Python streams the data.
     CopyIn { started: Option<Py<PyAny>> },
+    /// The catalog query for unknown type OIDs (text rows); then the prepare it interrupted goes on.
+    Introspect { oids: Vec<u32>, rows: Vec<Vec<Option<String>>>, resume: Box<Described> },
+}
+
+/// A statement the server has described, waiting for its codecs.
+struct Described {
+    name: String,
+    query: String,
+    cache: bool,
+    params: Vec<u32>,
+    columns: Vec<(String, u32)>,
+    then: Option<Then>,
 }
 
 struct Pending {
@@ -135,6 +148,12 @@ pub struct PyBaseProtocol {
     /// With named statements off (`statement_cache_size=0`, pgbouncer): what the server said about
     /// each query, so that repeats go in one round trip (Parse/Bind/Describe/Execute/Sync, unnamed).
     described: StatementCache,
+    /// Codecs of types found by introspection, by OID.
+    type_cache: HashMap<u32, Codec>,
+    /// Codecs set by the user (`set_type_codec`), by OID; they win over everything else.
+    overrides: HashMap<u32, Codec>,
+    /// OIDs already looked up (found or not), so that unknown types are queried once.
+    introspected: HashSet<u32>,
     /// Names of statements to Close with the next request.
     to_close: Vec<String>,
     stmt_counter: u64,
@@ -198,6 +217,9 @@ impl PyBaseProtocol {
             cache: StatementCache::new(statement_cache_size, max_cacheable_statement_size, lifetime),
             described: StatementCache::new(256, max_cacheable_statement_size, lifetime),
             to_close: Vec::new(),
+            type_cache: HashMap::new(),
+            overrides: HashMap::new(),
+            introspected: HashSet::new(),
             stmt_counter: 0,
             record_class,
             notification_callback: None,
@@ -539,6 +561,62 @@ impl PyBaseProtocol {
     /// Forget every cached statement (they are closed on the server with the next request).
     fn clear_statement_cache(&mut self) {
         self.cache.clear(&mut self.to_close);
+        let mut unnamed = Vec::new();
+        self.described.clear(&mut unnamed);
+    }
+
+    /// Use the Python `encoder`/`decoder` for type `oid` (`set_type_codec`). `format` is 'text',
+    /// 'binary' or 'tuple'. Cached statements and types are dropped, as in asyncpg.
+    fn set_type_codec(
+        &mut self,
+        py: Python<'_>,
+        oid: u32,
+        type_name: &str,
+        encoder: Py<PyAny>,
+        decoder: Py<PyAny>,
+        format: &str,
+    ) -> PyResult<()> {
+        let format = match format {
+            "text" => crate::codecs::UserFormat::Text,
+            "binary" => crate::codecs::UserFormat::Binary,
+            "tuple" => crate::codecs::UserFormat::Tuple,
+            other => {
+                return Err(errors::client_error(
+                    py,
+                    "InterfaceError",
+                    format!("invalid `format` argument, expected 'text', 'binary' or 'tuple', got {other:?}"),
+                ))
+            }
+        };
+        self.overrides.remove(&oid);
+        let base = self.codec_for(oid);
+        let codec = Codec::user(py, oid, type_name, encoder, decoder, format, base)?;
+        self.overrides.insert(oid, codec);
+        self.clear_type_cache();
+        Ok(())
+    }
+
+    /// Use the builtin codec `codec_name` for type `oid` (`set_builtin_type_codec`).
+    fn set_builtin_type_codec(&mut self, py: Python<'_>, oid: u32, type_name: &str, codec_name: &str) -> PyResult<()> {
+        let codec = Codec::builtin_by_name(oid, codec_name).ok_or_else(|| {
+            errors::client_error(py, "InterfaceError", format!("cannot alias {type_name} to unknown codec {codec_name:?}"))
+        })?;
+        self.overrides.insert(oid, codec);
+        self.clear_type_cache();
+        Ok(())
+    }
+
+    /// Drop the user's codec for type `oid` (`reset_type_codec`).
+    fn reset_type_codec(&mut self, oid: u32) {
+        self.overrides.remove(&oid);
+        self.clear_type_cache();
+    }
+
+    /// Forget cached statements and introspected types (`reload_schema_state`).
+    fn clear_type_cache(&mut self) {
+        self.clear_statement_cache();
+        self.type_cache.clear();
+        self.introspected.clear();
     }
 
     /// Number of statements in the cache.
@@ -608,6 +686,75 @@ impl PyBaseProtocol {
 }
 
 impl PyBaseProtocol {
+    /// The codec for a type OID: the user's, else the builtin one, else one found by introspection.
+    fn codec_for(&self, oid: u32) -> Option<Codec> {
+        lookup_codec(&self.overrides, &self.type_cache, oid)
+    }
+
+    fn unknown_oids(&self, d: &Described) -> Vec<u32> {
+        let mut out: Vec<u32> = Vec::new();
+        for &oid in d.params.iter().chain(d.columns.iter().map(|(_, oid)| oid)) {
+            if oid != 0 && !out.contains(&oid) && !self.introspected.contains(&oid) && self.codec_for(oid).is_none() {
+                out.push(oid);
+            }
+        }
+        out
+    }
+
+    fn send_introspection(&mut self, py: Python<'_>, fut: Py<PyAny>, oids: Vec<u32>, resume: Described) -> PyResult<()> {
+        self.write_pending_closes(py)?;
+        frontend::parse("", introspection::INTROSPECTION_QUERY, [1028u32], &mut self.outbuf)
+            .map_err(|e| io_err(py, e))?;
+        let literal = introspection::oid_array_literal(&oids);
+        let out = &mut self.outbuf;
+        out.put_u8(b'B');
+        let len_at = out.len();
+        out.put_i32(0);
+        out.put_u8(0); // unnamed portal
+        out.put_u8(0); // unnamed statement
+        out.put_i16(1);
+        out.put_i16(0); // parameter in text format
+        out.put_i16(1);
+        out.put_i32(i32::try_from(literal.len()).map_err(|_| protocol_err(py, "too many types"))?);
+        out.extend_from_slice(literal.as_bytes());
+        out.put_i16(0); // all results in text format
+        let len = i32::try_from(out.len() - len_at).map_err(|_| protocol_err(py, "message too large"))?;
+        out[len_at..len_at + 4].copy_from_slice(&len.to_be_bytes());
+        frontend::execute("", 0, &mut self.outbuf).map_err(|e| io_err(py, e))?;
+        frontend::sync(&mut self.outbuf);
+        let kind = Kind::Introspect { oids, rows: Vec::new(), resume: Box::new(resume) };
+        self.pending.push_back(Pending { fut, kind, failure: None, status: None });
+        self.flush(py)
+    }
+
+    /// The statement is described and its types known: cache it, then run it or hand it over.
+    fn finish_prepare(&mut self, py: Python<'_>, fut: Py<PyAny>, d: Described) -> PyResult<()> {
+        let Described { name, query, cache, params, columns, then } = d;
+        let stmt = {
+            let lookup = |oid: u32| self.codec_for(oid);
+            Arc::new(build_statement(py, name, query, &params, columns, &lookup)?)
+        };
+        if cache {
+            self.cache.insert(stmt.clone(), &mut self.to_close);
+        } else if stmt.name.is_empty() && self.described.accepts(&stmt.query) {
+            let mut unnamed = Vec::new();
+            self.described.insert(stmt.clone(), &mut unnamed);
+        }
+        match then {
+            None => set_result(py, &fut, Py::new(py, PyStatement { inner: stmt })?.into_any()),
+            Some(then) => {
+                if fut.call_method0(py, intern!(py, "done"))?.is_truthy(py)? {
+                    // Cancelled while preparing: keep the statement, skip the execution.
+                    return Ok(());
+                }
+                if let Err(e) = self.send_execute(py, fut.clone_ref(py), stmt, then, cache) {
+                    set_exception(py, &fut, e);
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn new_future(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         self.event_loop.call_method0(py, intern!(py, "create_future"))
     }
@@ -798,7 +945,7 @@ impl PyBaseProtocol {
         put_cstr(py, out, &stmt.name)?;
         put_i16(py, out, stmt.params.len())?;
         for p in &stmt.params {
-            out.put_i16(i16::from(p.codec.is_some()));
+            out.put_i16(p.codec.as_ref().map_or(0, Codec::format_code));
         }
         put_i16(py, out, stmt.params.len())?;
         let mut scratch: Vec<u8> = Vec::new();
@@ -910,12 +1057,15 @@ impl PyBaseProtocol {
                         *columns = cols.into_iter().map(|(n, oid, _)| (n, oid)).collect();
                     }
                     Some(Pending { kind: Kind::Execute { stmt, .. }, failure, .. }) => {
+                        let overrides = &self.overrides;
+                        let type_cache = &self.type_cache;
+                        let lookup = |oid: u32| lookup_codec(overrides, type_cache, oid);
                         // Describe of an unnamed portal: the table may have changed since we described
                         // the query; decode by what the server says now.
                         let same = stmt.columns.len() == cols.len()
                             && stmt.columns.iter().zip(&cols).all(|(c, (n, oid, f))| c.type_oid == *oid && c.format == *f && c.name == *n);
                         if !same {
-                            match redescribe(py, stmt, cols) {
+                            match redescribe(py, stmt, cols, &lookup) {
                                 Ok(new) => {
                                     let mut unnamed = Vec::new();
                                     self.described.insert(new.clone(), &mut unnamed);
@@ -1083,12 +1233,19 @@ impl PyBaseProtocol {
         if p.failure.is_some() {
             return Ok(());
         }
+        let body = &self.inbuf[start..end];
         let (stmt, rows, record_class) = match &mut p.kind {
             Kind::Execute { stmt, rows, then, .. } => (stmt, rows, &then.record_class),
             Kind::Portal { stmt, rows, record_class, .. } => (stmt, rows, &*record_class),
+            Kind::Introspect { rows, .. } => {
+                match text_row(body) {
+                    Some(row) => rows.push(row),
+                    None => return Err(protocol_err(py, "malformed DataRow message")),
+                }
+                return Ok(());
+            }
             _ => return Ok(()),
         };
-        let body = &self.inbuf[start..end];
         match decode_row_bytes(py, stmt, body, record_class.as_ref().map(|c| c.bind(py))) {
             Ok(rec) => rows.push(rec),
             Err(e) => p.failure = Some(Failure::Client(e)),
@@ -1118,6 +1275,14 @@ impl PyBaseProtocol {
     /// A request is finished (its ReadyForQuery arrived): resolve its future, or move it to its next step.
     fn complete(&mut self, py: Python<'_>, p: Pending) -> PyResult<()> {
         let Pending { fut, kind, failure, status } = p;
+        let (failure, kind) = match (failure, kind) {
+            (Some(_), Kind::Introspect { oids, resume, .. }) => {
+                // The catalog could not be read (permissions?): go on, reading those types as text.
+                self.introspected.extend(oids);
+                return self.finish_prepare(py, fut, *resume);
+            }
+            other => other,
+        };
         if let Some(failure) = failure {
             if let (Kind::Execute { stmt, then, invalidated: true, .. }, Failure::Server(_)) = (&kind, &failure) {
                 if self.tx_status == b'I' && !then.retried {
@@ -1173,25 +1338,24 @@ impl PyBaseProtocol {
             }
             Kind::Sync => set_result(py, &fut, py.None()),
             Kind::Prepare { name, query, cache, params, columns, then } => {
-                let stmt = Arc::new(build_statement(py, name, query, &params, columns)?);
-                if cache {
-                    self.cache.insert(stmt.clone(), &mut self.to_close);
-                } else if stmt.name.is_empty() && self.described.accepts(&stmt.query) {
-                    let mut unnamed = Vec::new();
-                    self.described.insert(stmt.clone(), &mut unnamed);
+                let described = Described { name, query, cache, params, columns, then };
+                let unknown = self.unknown_oids(&described);
+                if unknown.is_empty() {
+                    self.finish_prepare(py, fut, described)?;
+                } else {
+                    self.send_introspection(py, fut, unknown, described)?;
                 }
-                match then {
-                    None => set_result(py, &fut, Py::new(py, PyStatement { inner: stmt })?.into_any()),
-                    Some(then) => {
-                        if fut.call_method0(py, intern!(py, "done"))?.is_truthy(py)? {
-                            // Cancelled while preparing: keep the statement, skip the execution.
-                            return Ok(());
-                        }
-                        if let Err(e) = self.send_execute(py, fut.clone_ref(py), stmt, then, cache) {
-                            set_exception(py, &fut, e);
-                        }
-                    }
-                }
+            }
+            Kind::Introspect { oids, rows, resume } => {
+                let types = introspection::parse_rows(&rows);
+                let built = {
+                    let known = |oid: u32| self.codec_for(oid);
+                    introspection::build_codecs(py, &types, &known)?
+                };
+                self.type_cache.extend(built);
+                self.introspected.extend(oids);
+                self.introspected.extend(types.keys().copied());
+                self.finish_prepare(py, fut, *resume)?;
             }
             Kind::Execute { stmt, then, rows, .. } => {
                 self.last_status.clone_from(&status);
@@ -1251,6 +1415,22 @@ impl PyBaseProtocol {
     }
 }
 
+/// The codec for `oid`: a user override, else the builtin codec (arrays over an overridden element
+/// type use the override), else one found by introspection.
+fn lookup_codec(overrides: &HashMap<u32, Codec>, type_cache: &HashMap<u32, Codec>, oid: u32) -> Option<Codec> {
+    if let Some(c) = overrides.get(&oid) {
+        return Some(c.clone());
+    }
+    if !overrides.is_empty() {
+        if let Some(elem) = crate::codecs::array_element(oid) {
+            if let Some(e) = overrides.get(&elem) {
+                return Some(Codec::Array(Arc::new(crate::codecs::ArrayCodec::new(oid, elem, e.clone()))));
+            }
+        }
+    }
+    Codec::for_oid(oid).or_else(|| type_cache.get(&oid).cloned())
+}
+
 /// Bind's result format codes: one code when all columns agree (so a later change in the number of
 /// columns, e.g. `SELECT *` after `ALTER TABLE ... ADD COLUMN`, does not break the Bind), else one each.
 fn result_formats(columns: &[Column]) -> Vec<i16> {
@@ -1267,14 +1447,15 @@ fn build_statement(
     query: String,
     params: &[u32],
     columns: Vec<(String, u32)>,
+    lookup: &dyn Fn(u32) -> Option<Codec>,
 ) -> PyResult<Statement> {
-    let params = params.iter().map(|&oid| Param { type_oid: oid, codec: Codec::for_oid(oid) }).collect();
+    let params = params.iter().map(|&oid| Param { type_oid: oid, codec: lookup(oid) }).collect();
     let no_data = columns.is_empty();
     let columns: Vec<Column> = columns
         .into_iter()
-        .map(|(name, oid)| match Codec::for_oid(oid) {
-            Some(codec) => Column { name, type_oid: oid, format: 1, codec },
-            None => Column { name, type_oid: oid, format: 0, codec: Codec::text() },
+        .map(|(name, oid)| match lookup(oid) {
+            Some(codec) => Column { name, type_oid: oid, format: codec.format_code(), codec },
+            None => Column { name, type_oid: oid, format: 0, codec: Codec::for_text_oid(oid) },
         })
         .collect();
     let desc = RecordDescriptor::new(py, columns.iter().map(|c| c.name.clone()).collect())?;
@@ -1283,11 +1464,16 @@ fn build_statement(
 }
 
 /// A statement rebuilt from the RowDescription of a portal (names, types and formats as sent).
-fn redescribe(py: Python<'_>, old: &Statement, cols: Vec<(String, u32, i16)>) -> PyResult<Arc<Statement>> {
+fn redescribe(
+    py: Python<'_>,
+    old: &Statement,
+    cols: Vec<(String, u32, i16)>,
+    lookup: &dyn Fn(u32) -> Option<Codec>,
+) -> PyResult<Arc<Statement>> {
     let mut columns = Vec::with_capacity(cols.len());
     for (name, oid, format) in cols {
         let codec = if format == 1 {
-            Codec::for_oid(oid).ok_or_else(|| {
+            lookup(oid).ok_or_else(|| {
                 errors::client_error(
                     py,
                     "OutdatedSchemaCacheError",
@@ -1295,7 +1481,7 @@ fn redescribe(py: Python<'_>, old: &Statement, cols: Vec<(String, u32, i16)>) ->
                 )
             })?
         } else {
-            Codec::text()
+            Codec::for_text_oid(oid)
         };
         columns.push(Column { name, type_oid: oid, format, codec });
     }
@@ -1341,6 +1527,26 @@ fn decode_row(
         return Err(protocol_err(py, "DataRow has fewer columns than RowDescription"));
     }
     PyRecord::new_object(py, &stmt.desc, values, record_class)
+}
+
+/// A DataRow of text values (the introspection query).
+fn text_row(body: &[u8]) -> Option<Vec<Option<String>>> {
+    let count = u16::from_be_bytes([*body.first()?, *body.get(1)?]) as usize;
+    let mut out = Vec::with_capacity(count);
+    let mut pos = 2;
+    for _ in 0..count {
+        let len = body.get(pos..pos + 4)?;
+        let len = i32::from_be_bytes([len[0], len[1], len[2], len[3]]);
+        pos += 4;
+        if len < 0 {
+            out.push(None);
+            continue;
+        }
+        let end = pos + len as usize;
+        out.push(Some(String::from_utf8_lossy(body.get(pos..end)?).into_owned()));
+        pos = end;
+    }
+    Some(out)
 }
 
 /// Decode a DataRow body (int16 count, then int32 length + bytes per column; -1 is NULL).
