@@ -14,6 +14,7 @@ pub mod record;
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     record::register(m)?;
+    codecs::register(m)?;
     protocol::register(m)?;
     Ok(())
 }
