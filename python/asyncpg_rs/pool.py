@@ -1,0 +1,1204 @@
+"""Connection pool with asyncpg's semantics: create_pool(), Pool, and what acquire() yields.
+
+The pool talks to its connections through the public Connection API only, plus a few optional
+hooks it uses when a connection class provides them (see ``_con_*`` helpers below):
+``_on_release()``, ``_set_proxy()``, ``_reset()``, ``_queries_count`` and
+``add_termination_listener()``.  Without them it falls back to weaker, documented behaviour.
+
+Shape: a pool owns ``max_size`` holders.  A holder is a seat that holds at most one connection.
+Free holders sit in a LIFO list (connected ones first); acquirers that find none wait in FIFO
+order and are handed a holder directly by the next release.
+"""
+
+import asyncio
+import collections
+import contextlib
+import functools
+import inspect
+import logging
+import sys
+import types
+import warnings
+
+from .exceptions import ConnectionDoesNotExistError, InterfaceError
+
+try:  # The core may not be importable yet (or may be mid-import); resolved again on use.
+    from .connection import Connection as _Connection
+    from .connection import _ConnectionProxy
+except ImportError:  # pragma: no cover
+    _Connection = None
+
+    class _ConnectionProxy:
+        """Stand-in marker base while connection.py cannot be imported."""
+
+        __slots__ = ()
+
+
+try:
+    from ._native import Record as _Record
+except ImportError:  # pragma: no cover
+    _Record = None
+
+__all__ = ("Pool", "PoolAcquireContext", "PoolConnectionProxy", "create_pool")
+
+logger = logging.getLogger(__name__)
+
+# Connection methods that send a query; counted per connection for max_queries when the
+# connection does not count its own queries (no `_queries_count`).
+_QUERY_METHODS = frozenset(
+    {
+        "execute",
+        "executemany",
+        "fetch",
+        "fetchrow",
+        "fetchval",
+        "fetchmany",
+        "prepare",
+        "cursor",
+        "copy_from_table",
+        "copy_from_query",
+        "copy_to_table",
+        "copy_records_to_table",
+    }
+)
+
+
+def _connection_class():
+    global _Connection
+    if _Connection is None:
+        from .connection import Connection
+
+        _Connection = Connection
+    return _Connection
+
+
+def _record_class():
+    global _Record
+    if _Record is None:
+        from ._native import Record
+
+        _Record = Record
+    return _Record
+
+
+if sys.version_info >= (3, 11):
+    _timeout = asyncio.timeout
+else:  # pragma: no cover
+
+    class _timeout:
+        """asyncio.timeout() for Python < 3.11: cancel the task at the deadline."""
+
+        def __init__(self, delay):
+            self._delay = delay
+            self._handle = None
+            self._expired = False
+
+        async def __aenter__(self):
+            if self._delay is not None:
+                task = asyncio.current_task()
+                loop = asyncio.get_running_loop()
+                self._handle = loop.call_later(max(self._delay, 0), self._expire, task)
+            return self
+
+        def _expire(self, task):
+            self._expired = True
+            task.cancel()
+
+        async def __aexit__(self, exc_type, exc, tb):
+            if self._handle is not None:
+                self._handle.cancel()
+            if self._expired and exc_type is asyncio.CancelledError:
+                raise asyncio.TimeoutError from exc
+            return False
+
+
+def _mark_coroutine_function(func):
+    if hasattr(inspect, "markcoroutinefunction"):  # Python >= 3.12
+        return inspect.markcoroutinefunction(func)
+    marker = getattr(asyncio.coroutines, "_is_coroutine", None)
+    if marker is not None:  # makes asyncio.iscoroutinefunction() agree
+        func._is_coroutine = marker
+    return func
+
+
+# -- the acquired object ---------------------------------------------------------------------
+
+
+class PoolConnectionProxy(_ConnectionProxy):
+    """What ``pool.acquire()`` yields: a Connection that stops working once released.
+
+    Public Connection methods are wrapped (same name, docstring and signature); after the
+    connection goes back to the pool, calling one raises ``InterfaceError`` right away.
+    Other attributes are read from the connection.
+    """
+
+    __slots__ = ("_con", "_holder")
+
+    def __init__(self, holder, con):
+        self._con = con
+        self._holder = holder
+        _con_set_proxy(con, self)  # listener callbacks then receive the proxy
+
+    def __getattr__(self, attr):
+        return getattr(self._con, attr)
+
+    def _detach(self):
+        con = self._con
+        if con is None:
+            return None
+        self._con = None
+        _con_set_proxy(con, None)
+        return con
+
+    def __repr__(self):
+        if self._con is None:
+            return f"<{type(self).__name__} [released] {id(self):#x}>"
+        return f"<{type(self).__name__} {self._con!r} {id(self):#x}>"
+
+
+def _make_forwarder(name, template):
+    """A proxy method that calls ``type(con).<name>(con, ...)`` while the proxy is attached."""
+    counts_query = name in _QUERY_METHODS
+
+    def forward(self, *args, **kwargs):
+        con = self._con
+        if con is None:
+            raise InterfaceError(
+                f"cannot call Connection.{name}(): connection has been released back to the pool"
+            )
+        if counts_query:
+            self._holder._proxy_queries += 1
+        result = getattr(type(con), name)(con, *args, **kwargs)
+        if name == "close":
+            return self._holder._after_close(con, result)
+        if name == "terminate":
+            self._holder._connection_lost(con)
+        return result
+
+    functools.update_wrapper(forward, template)
+    if inspect.iscoroutinefunction(template):
+        _mark_coroutine_function(forward)
+    return forward
+
+
+_proxy_installed_for = set()
+
+
+def _install_proxy_methods(con_cls, *, take_doc=False):
+    """Give PoolConnectionProxy a forwarder for each public method of ``con_cls``."""
+    if con_cls in _proxy_installed_for:
+        return
+    for name in dir(con_cls):
+        if name.startswith("_") or name in vars(PoolConnectionProxy):
+            continue
+        raw = inspect.getattr_static(con_cls, name)
+        # Plain functions (Python) and method descriptors (Rust #[pymethods]); not
+        # classmethods, staticmethods or properties.
+        if isinstance(raw, (types.FunctionType, types.MethodDescriptorType)):
+            setattr(PoolConnectionProxy, name, _make_forwarder(name, raw))
+    if take_doc and con_cls.__doc__:
+        PoolConnectionProxy.__doc__ = con_cls.__doc__
+    _proxy_installed_for.add(con_cls)
+
+
+# -- one seat of the pool --------------------------------------------------------------------
+
+
+class PoolConnectionHolder:
+    """A seat in the pool: at most one connection, acquired by at most one user."""
+
+    __slots__ = (
+        "__weakref__",
+        "_con",
+        "_generation",
+        "_idle_handle",
+        "_in_use",
+        "_pool",
+        "_proxy",
+        "_proxy_queries",
+        "_releasing",
+        "_timeout",
+    )
+
+    def __init__(self, pool):
+        self._pool = pool
+        self._con = None
+        self._proxy = None
+        self._generation = None
+        self._in_use = None  # a Future while acquired; close() waits on it
+        self._releasing = False
+        self._timeout = None  # the acquire timeout, reused by release()
+        self._idle_handle = None
+        self._proxy_queries = 0
+
+    def is_connected(self):
+        return self._con is not None and not self._con.is_closed()
+
+    def is_idle(self):
+        return self._in_use is None
+
+    def _query_count(self):
+        count = getattr(self._con, "_queries_count", None)
+        return self._proxy_queries if count is None else count
+
+    async def connect(self):
+        pool = self._pool
+        generation = pool._generation
+        con = await pool._get_new_connection()
+        if pool.is_closing():
+            await con.close()
+            raise InterfaceError("pool is closing")
+        if con.is_closed():
+            raise ConnectionDoesNotExistError("connection was closed during pool initialization")
+        self._con = con
+        self._generation = generation
+        self._proxy_queries = 0
+        add_listener = getattr(con, "add_termination_listener", None)
+        if add_listener is not None:
+            add_listener(lambda _con: self._connection_lost(con))
+        self._arm_idle_timer()
+
+    async def acquire(self):
+        pool = self._pool
+        con = self._con
+        if con is None or con.is_closed():
+            self._drop_connection()
+            await self.connect()
+        elif self._generation != pool._generation:
+            # Expired by Pool.expire_connections(): replace it, closing the old one aside.
+            self._drop_connection()
+            pool._close_in_background(con)
+            await self.connect()
+        self._cancel_idle_timer()
+
+        con = self._con
+        proxy = PoolConnectionProxy(self, con)
+        self._proxy = proxy
+        if pool._setup is not None:
+            try:
+                await pool._setup(proxy)
+            except BaseException as ex:
+                # The connection's state is unknown after a failed setup: do not reuse it.
+                proxy._detach()
+                self._proxy = None
+                self._drop_connection()
+                await _close_quietly(con, cancelled=isinstance(ex, asyncio.CancelledError))
+                raise
+        self._in_use = asyncio.get_running_loop().create_future()
+        return proxy
+
+    async def release(self, proxy, timeout):
+        # The caller set `_releasing` synchronously, so a connection loss reported meanwhile
+        # leaves the freeing of this seat to us.
+        try:
+            if self._proxy is proxy:
+                await self._release(timeout)
+        finally:
+            self._releasing = False
+
+    async def _release(self, timeout):
+        pool = self._pool
+        con = self._con
+        self._timeout = None
+        if con is None or con.is_closed():
+            self._drop_connection()
+            self._free()
+            return
+
+        if self._query_count() >= pool._max_queries or self._generation != pool._generation:
+            # Worn out (max_queries) or expired: close instead of resetting.
+            self._drop_connection()
+            try:
+                await con.close(timeout=timeout)
+            finally:
+                self._free()
+            return
+
+        try:
+            if pool._reset is not None:
+                async with _timeout(timeout):
+                    await _con_base_reset(con)
+                    await pool._reset(con)
+            else:
+                await con.reset(timeout=timeout)
+        except BaseException:
+            # Most likely an I/O error: the connection cannot be trusted any more.
+            self._drop_connection()
+            con.terminate()
+            self._free()
+            raise
+        self._free()
+        self._arm_idle_timer()
+
+    async def wait_until_released(self):
+        if self._in_use is not None:
+            await self._in_use
+
+    async def close(self):
+        con = self._con
+        if con is not None:
+            self._drop_connection()
+            await con.close()
+
+    def terminate(self):
+        con = self._con
+        if con is not None:
+            self._drop_connection()
+            con.terminate()
+
+    # -- reacting to the connection going away --
+
+    def _connection_lost(self, con):
+        """The connection closed (server, network, user): free this seat if it held it."""
+        if self._con is not con:
+            return
+        self._drop_connection()
+        if self._in_use is not None and not self._releasing:
+            self._free()
+        self._pool._schedule_maintenance()
+
+    async def _after_close(self, con, close_coro):
+        try:
+            return await close_coro
+        finally:
+            self._connection_lost(con)
+
+    def _drop_connection(self):
+        self._cancel_idle_timer()
+        self._con = None
+
+    def _free(self):
+        """Detach the proxy and give this seat back to the pool."""
+        if self._in_use is None:
+            return
+        if not self._in_use.done():
+            self._in_use.set_result(None)
+        self._in_use = None
+        if self._proxy is not None:
+            self._proxy._detach()
+            self._proxy = None
+        self._pool._put_holder(self)
+
+    # -- max_inactive_connection_lifetime --
+
+    def _arm_idle_timer(self):
+        lifetime = self._pool._max_inactive_connection_lifetime
+        if lifetime and self._idle_handle is None:
+            loop = asyncio.get_running_loop()
+            self._idle_handle = loop.call_later(lifetime, self._idle_expired)
+
+    def _cancel_idle_timer(self):
+        if self._idle_handle is not None:
+            self._idle_handle.cancel()
+            self._idle_handle = None
+
+    def _idle_expired(self):
+        self._idle_handle = None
+        if self._in_use is not None or self._con is None:
+            return
+        pool = self._pool
+        if self.is_connected() and not pool.is_closing() and pool.get_size() <= pool._minsize:
+            return  # part of the min_size floor: keep it
+        self.terminate()
+
+
+async def _close_quietly(con, *, cancelled=False):
+    if cancelled:
+        con.terminate()
+        return
+    with contextlib.suppress(Exception):
+        await con.close()
+    if not con.is_closed():
+        con.terminate()
+
+
+async def _con_base_reset(con):
+    """What release does before a user-supplied ``reset``: drop listeners, end transactions."""
+    base_reset = getattr(con, "_reset", None)
+    if base_reset is not None:
+        await base_reset()
+        return
+    if con._top_xact is not None or con.is_in_transaction():
+        con._top_xact = None
+        await con.execute("ROLLBACK")
+
+
+def _con_set_proxy(con, proxy):
+    set_proxy = getattr(con, "_set_proxy", None)
+    if set_proxy is not None:
+        set_proxy(proxy)
+    elif hasattr(con, "_proxy"):
+        con._proxy = proxy
+
+
+def _con_on_release(con):
+    """Invalidate objects made on the connection (and warn about leftover listeners)."""
+    on_release = getattr(con, "_on_release", None)
+    if on_release is not None:
+        on_release()
+        return
+    try:
+        con._pool_release_ctr = getattr(con, "_pool_release_ctr", 0) + 1
+    except AttributeError:
+        pass
+
+
+# -- the pool --------------------------------------------------------------------------------
+
+
+class Pool:
+    """A connection pool.
+
+    Connections are acquired from the pool, used, and released back to it.  A released
+    connection is reset (open transaction rolled back, session state reset, listeners removed)
+    before the next user gets it; prepared statements stay cached.
+
+    Pools are created by calling :func:`~asyncpg_rs.pool.create_pool`.
+    """
+
+    __slots__ = (
+        "_closed",
+        "_closing",
+        "_connect",
+        "_connect_args",
+        "_connect_kwargs",
+        "_connection_class",
+        "_free",
+        "_generation",
+        "_holders",
+        "_init",
+        "_initialized",
+        "_initializing",
+        "_initsize",
+        "_loop",
+        "_maintenance_task",
+        "_max_inactive_connection_lifetime",
+        "_max_queries",
+        "_maxsize",
+        "_minsize",
+        "_record_class",
+        "_reset",
+        "_setup",
+        "_waiters",
+    )
+
+    def __init__(
+        self,
+        *connect_args,
+        init_size=None,
+        min_size,
+        max_size,
+        max_queries,
+        max_inactive_connection_lifetime,
+        connect=None,
+        setup=None,
+        init=None,
+        reset=None,
+        loop,
+        connection_class,
+        record_class,
+        **connect_kwargs,
+    ):
+        if len(connect_args) > 1:
+            warnings.warn(
+                "Passing multiple positional arguments to Pool is deprecated; "
+                "use Pool(<dsn>, **kwargs)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+        if max_size <= 0:
+            raise ValueError("max_size is expected to be greater than zero")
+        if min_size < 0:
+            raise ValueError("min_size is expected to be greater or equal to zero")
+        if min_size > max_size:
+            raise ValueError("min_size is greater than max_size")
+        if init_size is None:
+            init_size = min_size
+        if init_size < 0:
+            raise ValueError("init_size is expected to be greater or equal to zero")
+        if init_size > max_size:
+            raise ValueError("init_size is greater than max_size")
+        if init_size < min_size:
+            raise ValueError("init_size is smaller than min_size")
+        if max_queries <= 0:
+            raise ValueError("max_queries is expected to be greater than zero")
+        if max_inactive_connection_lifetime < 0:
+            raise ValueError(
+                "max_inactive_connection_lifetime is expected to be greater or equal to zero"
+            )
+        base = _connection_class()
+        if connection_class is None:
+            connection_class = base
+        if not (isinstance(connection_class, type) and issubclass(connection_class, base)):
+            raise TypeError(
+                "connection_class is expected to be a subclass of "
+                f"asyncpg.Connection, got {connection_class!r}"
+            )
+        record_base = _record_class()
+        if record_class is None:
+            record_class = record_base
+        if not (isinstance(record_class, type) and issubclass(record_class, record_base)):
+            raise TypeError(
+                f"record_class is expected to be a subclass of asyncpg.Record, got {record_class!r}"
+            )
+        _install_proxy_methods(base, take_doc=True)
+        _install_proxy_methods(connection_class)
+
+        self._loop = loop
+        self._initsize = init_size
+        self._minsize = min_size
+        self._maxsize = max_size
+        self._max_queries = max_queries
+        self._max_inactive_connection_lifetime = max_inactive_connection_lifetime
+        self._connection_class = connection_class
+        self._record_class = record_class
+        self._connect = connect
+        self._connect_args = connect_args
+        self._connect_kwargs = connect_kwargs
+        self._setup = setup
+        self._init = init
+        self._reset = reset
+
+        self._holders = []
+        self._free = []  # LIFO: the end is handed out first
+        self._waiters = collections.deque()  # FIFO of futures waiting for a holder
+        self._initialized = False
+        self._initializing = False
+        self._closing = False
+        self._closed = False
+        self._generation = 0
+        self._maintenance_task = None
+
+    # -- initialisation --
+
+    async def _async__init__(self):
+        if self._initialized:
+            return self
+        if self._initializing:
+            raise InterfaceError("pool is being initialized in another task")
+        if self._closed:
+            raise InterfaceError("pool is closed")
+        self._initializing = True
+        try:
+            await self._initialize()
+            return self
+        except BaseException:
+            # A failed start must not leave warm connections behind.
+            self._closed = True
+            for holder in self._holders:
+                holder.terminate()
+            raise
+        finally:
+            self._initializing = False
+            self._initialized = True
+            self._schedule_maintenance()
+
+    async def _initialize(self):
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        self._holders = [PoolConnectionHolder(self) for _ in range(self._maxsize)]
+        self._free = list(self._holders)
+        if not self._initsize:
+            return
+        # The end of the free list is handed out first, so warm the holders from the end.
+        warm = self._free[-self._initsize :]
+        # The first connects alone, so a bad DSN fails fast with one clean error.
+        await warm[-1].connect()
+        if len(warm) > 1:
+            results = await asyncio.gather(
+                *(holder.connect() for holder in warm[:-1]), return_exceptions=True
+            )
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
+
+    def _check_init(self):
+        if not self._initialized:
+            if self._initializing:
+                raise InterfaceError(
+                    "pool is being initialized, but not yet ready: "
+                    "likely there is a race between creating a pool and using it"
+                )
+            raise InterfaceError("pool is not initialized")
+        if self._closed:
+            raise InterfaceError("pool is closed")
+
+    async def _get_new_connection(self):
+        connect = self._connect
+        if connect is None:
+            from . import connection as connection_mod
+
+            connect = connection_mod.connect
+        con = await connect(
+            *self._connect_args,
+            loop=self._loop,
+            connection_class=self._connection_class,
+            record_class=self._record_class,
+            **self._connect_kwargs,
+        )
+        if not isinstance(con, self._connection_class):
+            good = self._connection_class
+            bad = type(con)
+            bad_name = (
+                bad.__name__ if bad.__module__ == "builtins" else f"{bad.__module__}.{bad.__name__}"
+            )
+            raise InterfaceError(
+                "expected pool connect callback to return an instance of "
+                f"'{good.__module__}.{good.__name__}', got '{bad_name}'"
+            )
+        if self._init is not None:
+            try:
+                await self._init(con)
+            except BaseException as ex:
+                await _close_quietly(con, cancelled=isinstance(ex, asyncio.CancelledError))
+                raise
+        return con
+
+    # -- the free list --
+
+    def _take_free(self):
+        free = self._free
+        for i in range(len(free) - 1, -1, -1):
+            if free[i].is_connected():
+                return free.pop(i)
+        return free.pop() if free else None
+
+    def _put_holder(self, holder):
+        if self.is_closing():
+            # Nobody will get a connection any more; wake the waiters with the reason.
+            while self._waiters:
+                waiter = self._waiters.popleft()
+                if not waiter.done():
+                    waiter.set_exception(
+                        InterfaceError("pool is closed" if self._closed else "pool is closing")
+                    )
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(holder)
+                return
+        self._free.append(holder)
+
+    async def _get_holder(self):
+        holder = self._take_free()
+        if holder is not None:
+            return holder
+        waiter = self._loop.create_future()
+        self._waiters.append(waiter)
+        try:
+            return await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                # Handed a holder just as we were cancelled: pass it on.
+                self._put_holder(waiter.result())
+            else:
+                try:
+                    self._waiters.remove(waiter)
+                except ValueError:
+                    pass
+            raise
+
+    # -- min_size floor --
+
+    def _schedule_maintenance(self):
+        if (
+            not self._initialized
+            or self._initializing
+            or self.is_closing()
+            or not self._minsize
+            or self._maintenance_task is not None
+        ):
+            return
+        if self.get_size() < self._minsize:
+            self._maintenance_task = self._loop.create_task(self._maintain_min_size())
+
+    def _take_disconnected_free(self):
+        free = self._free
+        for i in range(len(free) - 1, -1, -1):
+            if not free[i].is_connected():
+                return free.pop(i)
+        return None
+
+    async def _maintain_min_size(self):
+        delay = 1.0
+        try:
+            while not self.is_closing() and self.get_size() < self._minsize:
+                holder = self._take_disconnected_free()
+                if holder is None:
+                    return  # acquirers are connecting the rest
+                failed = False
+                try:
+                    holder.terminate()
+                    await holder.connect()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    if self.is_closing():
+                        return
+                    failed = True
+                    logger.warning(
+                        "Failed to restore the pool connection floor; retrying", exc_info=True
+                    )
+                finally:
+                    self._put_holder(holder)
+                if failed:
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 60.0)
+                else:
+                    delay = 1.0
+        finally:
+            self._maintenance_task = None
+
+    def _close_in_background(self, con):
+        async def close():
+            with contextlib.suppress(Exception):
+                await con.close()
+            if not con.is_closed():
+                con.terminate()
+
+        self._loop.create_task(close())
+
+    # -- sizes and state --
+
+    def is_closing(self):
+        """Return ``True`` if the pool is closing or is closed."""
+        return self._closed or self._closing
+
+    def get_size(self):
+        """Return the current number of connections in this pool."""
+        return sum(holder.is_connected() for holder in self._holders)
+
+    def get_init_size(self):
+        """Return the initial number of connections in this pool."""
+        return self._initsize
+
+    def get_min_size(self):
+        """Return the minimum number of connections kept in this pool."""
+        return self._minsize
+
+    def get_max_size(self):
+        """Return the maximum allowed number of connections in this pool."""
+        return self._maxsize
+
+    def get_idle_size(self):
+        """Return the current number of idle connections in this pool."""
+        return sum(holder.is_connected() and holder.is_idle() for holder in self._holders)
+
+    def set_connect_args(self, dsn=None, **connect_kwargs):
+        """Set the connection arguments used for all new connections of this pool.
+
+        Existing connections stay until they expire; call :meth:`expire_connections` to
+        replace them sooner.
+        """
+        self._connect_args = [dsn]
+        self._connect_kwargs = connect_kwargs
+
+    # -- acquire and release --
+
+    def acquire(self, *, timeout=None):
+        """Acquire a database connection from the pool.
+
+        Use it as ``async with pool.acquire() as con:`` or ``con = await pool.acquire()``
+        (then ``await pool.release(con)``).
+
+        :param float timeout: a timeout for acquiring a connection.
+        :return: a proxy for a :class:`~asyncpg_rs.connection.Connection`.
+        """
+        return PoolAcquireContext(self, timeout)
+
+    async def _acquire(self, timeout):
+        if self._closing:
+            raise InterfaceError("pool is closing")
+        self._check_init()
+        async with _timeout(timeout):
+            holder = await self._get_holder()
+            try:
+                proxy = await holder.acquire()
+            except BaseException:
+                self._put_holder(holder)
+                self._schedule_maintenance()
+                raise
+        holder._timeout = timeout
+        return proxy
+
+    async def release(self, connection, *, timeout=None):
+        """Release a database connection back to the pool.
+
+        :param connection: a connection acquired from this pool.
+        :param float timeout: a timeout for the reset; defaults to the acquire timeout.
+        """
+        if type(connection) is not PoolConnectionProxy or connection._holder._pool is not self:
+            raise InterfaceError(
+                f"Pool.release() received invalid connection: "
+                f"{connection!r} is not a member of this pool"
+            )
+        holder = connection._holder
+        if connection._con is None or holder._releasing:
+            return  # already released
+        self._check_init()
+        _con_on_release(connection._con)
+        if timeout is None:
+            timeout = holder._timeout
+        holder._releasing = True
+        # Shielded: cancelling the releasing task must still return the connection.
+        await asyncio.shield(holder.release(connection, timeout))
+
+    # -- shutdown --
+
+    async def close(self):
+        """Gracefully close all connections in the pool.
+
+        Waits until every acquired connection is released, then closes them all.  Any error
+        (including cancellation) terminates the pool instead.  Use ``asyncio.wait_for()`` to
+        bound the wait.
+        """
+        if self._closed:
+            return
+        self._check_init()
+        self._closing = True
+        warn_handle = None
+        try:
+            self._fail_waiters("pool is closing")
+            await self._stop_maintenance()
+            warn_handle = self._loop.call_later(60, self._warn_on_long_close)
+            await asyncio.gather(*(holder.wait_until_released() for holder in self._holders))
+            await asyncio.gather(*(holder.close() for holder in self._holders))
+        except BaseException:
+            self.terminate()
+            raise
+        finally:
+            if warn_handle is not None:
+                warn_handle.cancel()
+            self._closed = True
+            self._closing = False
+
+    def _warn_on_long_close(self):
+        logger.warning(
+            "Pool.close() is taking over 60 seconds to complete. "
+            "Check if you have any unreleased connections left. "
+            "Use asyncio.wait_for() to set a timeout for Pool.close()."
+        )
+
+    async def _stop_maintenance(self):
+        task = self._maintenance_task
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            self._maintenance_task = None
+
+    def _fail_waiters(self, message):
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_exception(InterfaceError(message))
+
+    def terminate(self):
+        """Terminate all connections in the pool."""
+        if self._closed:
+            return
+        self._check_init()
+        self._closed = True
+        if self._maintenance_task is not None:
+            self._maintenance_task.cancel()
+        self._fail_waiters("pool is closed")
+        for holder in self._holders:
+            holder.terminate()
+
+    async def expire_connections(self):
+        """Expire all currently open connections.
+
+        They are replaced by new ones on their next acquire or release.
+        """
+        self._generation += 1
+
+    # -- shortcuts: acquire, run one call, release --
+
+    async def execute(self, query, *args, timeout=None):
+        """Execute an SQL command (or commands) on a pooled connection.
+
+        Behaves like :meth:`Connection.execute() <asyncpg_rs.connection.Connection.execute>`.
+        """
+        async with self.acquire() as con:
+            return await con.execute(query, *args, timeout=timeout)
+
+    async def executemany(self, command, args, *, timeout=None):
+        """Execute an SQL *command* for each sequence of arguments in *args*.
+
+        Behaves like :meth:`Connection.executemany()`.
+        """
+        async with self.acquire() as con:
+            return await con.executemany(command, args, timeout=timeout)
+
+    async def fetch(self, query, *args, timeout=None, record_class=None):
+        """Run a query and return the results as a list of Record.
+
+        Behaves like :meth:`Connection.fetch()`.
+        """
+        async with self.acquire() as con:
+            return await con.fetch(query, *args, timeout=timeout, record_class=record_class)
+
+    async def fetchval(self, query, *args, column=0, timeout=None):
+        """Run a query and return a value in the first row.
+
+        Behaves like :meth:`Connection.fetchval()`.
+        """
+        async with self.acquire() as con:
+            return await con.fetchval(query, *args, column=column, timeout=timeout)
+
+    async def fetchrow(self, query, *args, timeout=None, record_class=None):
+        """Run a query and return the first row.
+
+        Behaves like :meth:`Connection.fetchrow()`.
+        """
+        async with self.acquire() as con:
+            return await con.fetchrow(query, *args, timeout=timeout, record_class=record_class)
+
+    async def fetchmany(self, query, args, *, timeout=None, record_class=None):
+        """Run a query for each sequence of arguments in *args* and return all rows.
+
+        Behaves like :meth:`Connection.fetchmany()`.
+        """
+        async with self.acquire() as con:
+            return await con.fetchmany(query, args, timeout=timeout, record_class=record_class)
+
+    async def copy_from_table(
+        self,
+        table_name,
+        *,
+        output,
+        columns=None,
+        schema_name=None,
+        timeout=None,
+        format=None,
+        oids=None,
+        delimiter=None,
+        null=None,
+        header=None,
+        quote=None,
+        escape=None,
+        force_quote=None,
+        encoding=None,
+    ):
+        """Copy table contents to a file or file-like object.
+
+        Behaves like :meth:`Connection.copy_from_table()`.
+        """
+        async with self.acquire() as con:
+            return await con.copy_from_table(
+                table_name,
+                output=output,
+                columns=columns,
+                schema_name=schema_name,
+                timeout=timeout,
+                format=format,
+                oids=oids,
+                delimiter=delimiter,
+                null=null,
+                header=header,
+                quote=quote,
+                escape=escape,
+                force_quote=force_quote,
+                encoding=encoding,
+            )
+
+    async def copy_from_query(
+        self,
+        query,
+        *args,
+        output,
+        timeout=None,
+        format=None,
+        oids=None,
+        delimiter=None,
+        null=None,
+        header=None,
+        quote=None,
+        escape=None,
+        force_quote=None,
+        encoding=None,
+    ):
+        """Copy the results of a query to a file or file-like object.
+
+        Behaves like :meth:`Connection.copy_from_query()`.
+        """
+        async with self.acquire() as con:
+            return await con.copy_from_query(
+                query,
+                *args,
+                output=output,
+                timeout=timeout,
+                format=format,
+                oids=oids,
+                delimiter=delimiter,
+                null=null,
+                header=header,
+                quote=quote,
+                escape=escape,
+                force_quote=force_quote,
+                encoding=encoding,
+            )
+
+    async def copy_to_table(
+        self,
+        table_name,
+        *,
+        source,
+        columns=None,
+        schema_name=None,
+        timeout=None,
+        format=None,
+        oids=None,
+        freeze=None,
+        delimiter=None,
+        null=None,
+        header=None,
+        quote=None,
+        escape=None,
+        force_quote=None,
+        force_not_null=None,
+        force_null=None,
+        encoding=None,
+        where=None,
+    ):
+        """Copy data to the specified table.
+
+        Behaves like :meth:`Connection.copy_to_table()`.
+        """
+        async with self.acquire() as con:
+            return await con.copy_to_table(
+                table_name,
+                source=source,
+                columns=columns,
+                schema_name=schema_name,
+                timeout=timeout,
+                format=format,
+                oids=oids,
+                freeze=freeze,
+                delimiter=delimiter,
+                null=null,
+                header=header,
+                quote=quote,
+                escape=escape,
+                force_quote=force_quote,
+                force_not_null=force_not_null,
+                force_null=force_null,
+                encoding=encoding,
+                where=where,
+            )
+
+    async def copy_records_to_table(
+        self, table_name, *, records, columns=None, schema_name=None, timeout=None, where=None
+    ):
+        """Copy a list of records to the specified table using binary COPY.
+
+        Behaves like :meth:`Connection.copy_records_to_table()`.
+        """
+        async with self.acquire() as con:
+            return await con.copy_records_to_table(
+                table_name,
+                records=records,
+                columns=columns,
+                schema_name=schema_name,
+                timeout=timeout,
+                where=where,
+            )
+
+    # -- await / async with --
+
+    def __await__(self):
+        return self._async__init__().__await__()
+
+    async def __aenter__(self):
+        await self._async__init__()
+        return self
+
+    async def __aexit__(self, *exc):
+        await self.close()
+
+
+class PoolAcquireContext:
+    """What ``Pool.acquire()`` returns: await it, or use it with ``async with``."""
+
+    __slots__ = ("connection", "done", "pool", "timeout")
+
+    def __init__(self, pool, timeout):
+        self.pool = pool
+        self.timeout = timeout
+        self.connection = None
+        self.done = False
+
+    async def __aenter__(self):
+        if self.connection is not None or self.done:
+            raise InterfaceError("a connection is already acquired")
+        self.connection = await self.pool._acquire(self.timeout)
+        return self.connection
+
+    async def __aexit__(self, exc_type=None, exc_val=None, exc_tb=None):
+        self.done = True
+        con = self.connection
+        self.connection = None
+        await self.pool.release(con)
+
+    def __await__(self):
+        self.done = True
+        return self.pool._acquire(self.timeout).__await__()
+
+
+def create_pool(
+    dsn=None,
+    *,
+    init_size=None,
+    min_size=10,
+    max_size=10,
+    max_queries=50000,
+    max_inactive_connection_lifetime=300.0,
+    connect=None,
+    setup=None,
+    init=None,
+    reset=None,
+    loop=None,
+    connection_class=_Connection,
+    record_class=_Record,
+    **connect_kwargs,
+):
+    """Create a connection pool.
+
+    Use it with ``async with``::
+
+        async with asyncpg_rs.create_pool(dsn) as pool:
+            await pool.fetch("SELECT 1")
+
+    or ``pool = await asyncpg_rs.create_pool(dsn)`` (then ``await pool.close()``).
+
+    :param str dsn: connection arguments as a ``postgres://...`` URI.
+    :param int init_size: connections opened at start (default *min_size*).
+    :param int min_size: connections kept open when idle; replaced in the background.
+    :param int max_size: maximum number of connections.
+    :param int max_queries: queries after which a connection is replaced.
+    :param float max_inactive_connection_lifetime: seconds after which idle connections above
+        *min_size* are closed; ``0`` disables this.
+    :param connect: coroutine called instead of :func:`connect` to make a connection.
+    :param setup: coroutine run on the proxy before each ``acquire()`` returns.
+    :param init: coroutine run once on each new connection.
+    :param reset: coroutine run on release instead of ``Connection.reset()``.
+    :param connection_class: a subclass of Connection to use.
+    :param record_class: a subclass of Record to use for rows.
+    :param connect_kwargs: keyword arguments for :func:`connect`.
+    :return: a :class:`Pool`, to be awaited or used with ``async with``.
+    """
+    return Pool(
+        dsn,
+        connection_class=connection_class,
+        record_class=record_class,
+        init_size=init_size,
+        min_size=min_size,
+        max_size=max_size,
+        max_queries=max_queries,
+        loop=loop,
+        connect=connect,
+        setup=setup,
+        init=init,
+        reset=reset,
+        max_inactive_connection_lifetime=max_inactive_connection_lifetime,
+        **connect_kwargs,
+    )
