@@ -32,7 +32,7 @@ async def tour(dsn: str) -> None:
     print("execute ->", status)
     await con.executemany(
         "INSERT INTO users(name, born, score) VALUES($1, $2, $3)",
-        [("Bob", date(1985, 1, 2), Decimal("7.25")), ("Carol", None, Decimal("8"))],
+        [("Bob", date(1985, 1, 2), Decimal("7.25")), ("Carol", None, Decimal(8))],
     )
     row = await con.fetchrow("SELECT * FROM users WHERE name = $1", "Alice")
     assert row is not None

@@ -56,7 +56,10 @@ pub fn server_error(py: Python<'_>, fields: &Fields, query: Option<&str>) -> PyE
 /// The `PostgresLogMessage` instance for a NoticeResponse.
 pub fn log_message<'py>(py: Python<'py>, fields: &Fields) -> PyResult<Bound<'py, PyAny>> {
     let d = fields_dict(py, fields)?;
-    exceptions(py)?.getattr("_base")?.getattr("_make_log_message")?.call1((d,))
+    exceptions(py)?
+        .getattr("_base")?
+        .getattr("_make_log_message")?
+        .call1((d,))
 }
 
 /// The SQLSTATE of raw error fields.

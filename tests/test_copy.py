@@ -26,9 +26,14 @@ async def test_copy_records_to_table_writes_every_record(con):
 
 
 async def test_copy_records_to_table_with_columns_and_nulls(con):
-    status = await con.copy_records_to_table("copy_t", records=[(1, None), (2, "x")], columns=["a", "b"])
+    status = await con.copy_records_to_table(
+        "copy_t", records=[(1, None), (2, "x")], columns=["a", "b"]
+    )
     assert status == "COPY 2"
-    assert await con.fetch("SELECT a, b, c FROM copy_t ORDER BY a") == [(1, None, None), (2, "x", None)]
+    assert await con.fetch("SELECT a, b, c FROM copy_t ORDER BY a") == [
+        (1, None, None),
+        (2, "x", None),
+    ]
 
 
 async def test_copy_records_to_table_accepts_async_iterables(con):
@@ -86,7 +91,9 @@ async def test_copy_from_query_with_arguments_to_async_callable(con):
     async def output(data: bytes) -> None:
         chunks.append(data)
 
-    status = await con.copy_from_query("SELECT a FROM copy_t WHERE a < $1 ORDER BY a", 3, output=output)
+    status = await con.copy_from_query(
+        "SELECT a FROM copy_t WHERE a < $1 ORDER BY a", 3, output=output
+    )
     assert status == "COPY 3"
     assert b"".join(chunks) == b"0\n1\n2\n"
 
@@ -98,8 +105,12 @@ async def test_copy_records_matches_asyncpg(pg_dsn, driver_name):
     driver = importlib.import_module(driver_name)
     con = await driver.connect(pg_dsn)
     try:
-        await con.execute(f"DROP TABLE IF EXISTS copy_{driver_name}; CREATE TABLE copy_{driver_name}(a int, b text)")
-        status = await con.copy_records_to_table(f"copy_{driver_name}", records=[(1, "x"), (2, None)])
+        await con.execute(
+            f"DROP TABLE IF EXISTS copy_{driver_name}; CREATE TABLE copy_{driver_name}(a int, b text)"
+        )
+        status = await con.copy_records_to_table(
+            f"copy_{driver_name}", records=[(1, "x"), (2, None)]
+        )
         assert status == "COPY 2"
         buf = io.BytesIO()
         await con.copy_from_table(f"copy_{driver_name}", output=buf, format="csv", null="NULL")

@@ -3,25 +3,33 @@
 ``import asyncpg_rs as asyncpg`` and keep your code.
 """
 
-from . import exceptions
-from ._native import Record
-from .connection import Connection, connect
-from .exceptions import *  # noqa: F403  (asyncpg exports every exception class at top level)
-from .pool import Pool, create_pool
-from .types import (
-    Attribute,
-    BitString,
-    Box,
-    Circle,
-    Line,
-    LineSegment,
-    Path,
-    Point,
-    Polygon,
-    Range,
-    ServerVersion,
-    Type,
-)
+from . import connection as connection
+from . import cursor as cursor
+from . import exceptions as exceptions
+from . import pool as pool
+from . import prepared_stmt as prepared_stmt
+from . import serverversion as serverversion
+from . import transaction as transaction
+from . import types as types
+from . import utils as utils
+from ._native import Record as Record
+from .connection import Connection as Connection
+from .connection import connect as connect
+from .exceptions import *
+from .pool import Pool as Pool
+from .pool import create_pool as create_pool
+from .types import Attribute as Attribute
+from .types import BitString as BitString
+from .types import Box as Box
+from .types import Circle as Circle
+from .types import Line as Line
+from .types import LineSegment as LineSegment
+from .types import Path as Path
+from .types import Point as Point
+from .types import Polygon as Polygon
+from .types import Range as Range
+from .types import ServerVersion as ServerVersion
+from .types import Type as Type
 
 __version__ = "0.32.0"
 

@@ -53,7 +53,9 @@ def format_options(**options: typing.Any) -> str:
     return "(" + ", ".join(rendered) + ")" if rendered else ""
 
 
-def table_spec(table_name: str, schema_name: str | None, columns: typing.Iterable[str] | None) -> str:
+def table_spec(
+    table_name: str, schema_name: str | None, columns: typing.Iterable[str] | None
+) -> str:
     tab = utils._quote_ident(table_name)
     if schema_name:
         tab = utils._quote_ident(schema_name) + "." + tab
@@ -153,12 +155,16 @@ async def copy_out(con: Connection, sql: str, output: typing.Any, timeout: float
 
 async def _source_chunks(source: typing.Any) -> typing.AsyncIterator[bytes]:
     if isinstance(source, (str, os.PathLike)):
-        with open(source, "rb") as f:
+        loop = asyncio.get_running_loop()
+        f = await loop.run_in_executor(None, open, source, "rb")
+        try:
             while True:
-                chunk = f.read(_CHUNK)
+                chunk = await loop.run_in_executor(None, f.read, _CHUNK)
                 if not chunk:
                     return
                 yield chunk
+        finally:
+            f.close()
     elif hasattr(source, "read"):
         while True:
             chunk = source.read(_CHUNK)
@@ -228,13 +234,13 @@ async def copy_records(
     tab = table_spec(table_name, schema_name, None)
     cols = list(columns) if columns else None
     select_cols = ", ".join(utils._quote_ident(c) for c in cols) if cols else "*"
-    state = await con._wait(con._protocol.prepare(f"SELECT {select_cols} FROM {tab} LIMIT 1", ""), timeout)
+    state = await con._wait(
+        con._protocol.prepare(f"SELECT {select_cols} FROM {tab} LIMIT 1", ""), timeout
+    )
     if cols is None:
         cols = [name for name, _oid, _tname in state.attributes()]
     where_sql = await _check_where(con, where)
-    sql = "COPY {} FROM STDIN (FORMAT binary){}".format(
-        table_spec(table_name, schema_name, cols), where_sql
-    )
+    sql = f"COPY {table_spec(table_name, schema_name, cols)} FROM STDIN (FORMAT binary){where_sql}"
     protocol = con._protocol
 
     async def chunks() -> typing.AsyncIterator[bytes]:

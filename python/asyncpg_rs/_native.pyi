@@ -1,7 +1,5 @@
 """Typed contract of the Rust core (asyncpg_rs._native)."""
 
-from __future__ import annotations
-
 import asyncio
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, overload
@@ -109,9 +107,15 @@ class BaseProtocol:
         mode: int,
         record_class: type[Record] | None = None,
     ) -> asyncio.Future[Any]: ...
-    def bind_portal(self, stmt: StatementState, args: Sequence[Any], portal: str) -> asyncio.Future[None]: ...
+    def bind_portal(
+        self, stmt: StatementState, args: Sequence[Any], portal: str
+    ) -> asyncio.Future[None]: ...
     def execute_portal(
-        self, stmt: StatementState, portal: str, count: int, record_class: type[Record] | None = None
+        self,
+        stmt: StatementState,
+        portal: str,
+        count: int,
+        record_class: type[Record] | None = None,
     ) -> asyncio.Future[tuple[list[Record], bool]]: ...
     def close_object(self, kind: str, name: str) -> asyncio.Future[None]: ...
     def sync(self) -> asyncio.Future[None]: ...

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import itertools
-import os
 import socket
 import ssl as ssl_module
-import sys
 import time
 import typing
 import warnings
-import weakref
 
 from . import _copy, connect_utils, exceptions, prepared_stmt, serverversion
 from . import cursor as cursor_mod
@@ -76,7 +72,9 @@ class _Callback(typing.NamedTuple):
             return cls(cb, True)
         if callable(cb):
             return cls(cb, False)
-        raise exceptions.InterfaceError(f"expected a callable or an `async def` function,got {cb!r}")
+        raise exceptions.InterfaceError(
+            f"expected a callable or an `async def` function,got {cb!r}"
+        )
 
 
 class ConnectionMeta(type):
@@ -161,7 +159,7 @@ class Connection(metaclass=ConnectionMeta):
         except (asyncio.CancelledError, asyncio.TimeoutError):
             if fut.cancelled() or not fut.done():
                 fut.cancel()
-                self._cancel_request()
+                self._cancel_request(fut)
             raise
 
     async def _barrier(self) -> None:
@@ -181,7 +179,9 @@ class Connection(metaclass=ConnectionMeta):
             return await self._logged(query, args, timeout, self._execute, query, args, timeout)
         return await self._execute(query, args, timeout)
 
-    async def _execute(self, query: str, args: tuple[typing.Any, ...], timeout: float | None) -> str:
+    async def _execute(
+        self, query: str, args: tuple[typing.Any, ...], timeout: float | None
+    ) -> str:
         if args:
             fut = self._protocol.query(query, args, MODE_STATUS)
         else:
@@ -190,19 +190,33 @@ class Connection(metaclass=ConnectionMeta):
             try:
                 return await fut
             except asyncio.CancelledError:
-                self._cancel_request()
+                self._cancel_request(fut)
                 raise
         return await self._wait(fut, timeout)
 
     async def executemany(
-        self, command: str, args: typing.Iterable[typing.Sequence[typing.Any]], *, timeout: float | None = None
+        self,
+        command: str,
+        args: typing.Iterable[typing.Sequence[typing.Any]],
+        *,
+        timeout: float | None = None,
     ) -> None:
         """Execute an SQL command for each sequence of arguments in `args`, atomically."""
         if self._cancel_barrier is not None:
             await self._barrier()
         args_list = _as_list(args)
         if self._query_loggers:
-            return await self._logged(command, args_list, timeout, self._many, command, args_list, MODE_NONE, None, timeout)
+            return await self._logged(
+                command,
+                args_list,
+                timeout,
+                self._many,
+                command,
+                args_list,
+                MODE_NONE,
+                None,
+                timeout,
+            )
         return await self._many(command, args_list, MODE_NONE, None, timeout)
 
     async def _many(self, query, args_list, mode, record_class, timeout):  # type: ignore[no-untyped-def]
@@ -211,7 +225,9 @@ class Connection(metaclass=ConnectionMeta):
             await self._wait(self._protocol.prepare(query, ""), timeout)
             return [] if mode == MODE_ALL else None
         _check_record_class(record_class)
-        return await self._wait(self._protocol.query_many(query, args_list, mode, record_class), timeout)
+        return await self._wait(
+            self._protocol.query_many(query, args_list, mode, record_class), timeout
+        )
 
     async def fetch(
         self,
@@ -226,13 +242,15 @@ class Connection(metaclass=ConnectionMeta):
         if record_class is not None:
             _check_record_class(record_class)
         if self._query_loggers:
-            return await self._logged(query, args, timeout, self._query, query, args, MODE_ALL, 0, record_class, timeout)
+            return await self._logged(
+                query, args, timeout, self._query, query, args, MODE_ALL, 0, record_class, timeout
+            )
         fut = self._protocol.query(query, args, MODE_ALL, 0, record_class)
         if timeout is None and self._command_timeout is None:
             try:
                 return await fut
             except asyncio.CancelledError:
-                self._cancel_request()
+                self._cancel_request(fut)
                 raise
         return await self._wait(fut, timeout)
 
@@ -243,13 +261,15 @@ class Connection(metaclass=ConnectionMeta):
         if self._cancel_barrier is not None:
             await self._barrier()
         if self._query_loggers:
-            return await self._logged(query, args, timeout, self._query, query, args, MODE_VAL, column, None, timeout)
+            return await self._logged(
+                query, args, timeout, self._query, query, args, MODE_VAL, column, None, timeout
+            )
         fut = self._protocol.query(query, args, MODE_VAL, column)
         if timeout is None and self._command_timeout is None:
             try:
                 return await fut
             except asyncio.CancelledError:
-                self._cancel_request()
+                self._cancel_request(fut)
                 raise
         return await self._wait(fut, timeout)
 
@@ -266,18 +286,22 @@ class Connection(metaclass=ConnectionMeta):
         if record_class is not None:
             _check_record_class(record_class)
         if self._query_loggers:
-            return await self._logged(query, args, timeout, self._query, query, args, MODE_ROW, 0, record_class, timeout)
+            return await self._logged(
+                query, args, timeout, self._query, query, args, MODE_ROW, 0, record_class, timeout
+            )
         fut = self._protocol.query(query, args, MODE_ROW, 0, record_class)
         if timeout is None and self._command_timeout is None:
             try:
                 return await fut
             except asyncio.CancelledError:
-                self._cancel_request()
+                self._cancel_request(fut)
                 raise
         return await self._wait(fut, timeout)
 
     async def _query(self, query, args, mode, column, record_class, timeout):  # type: ignore[no-untyped-def]
-        return await self._wait(self._protocol.query(query, args, mode, column, record_class), timeout)
+        return await self._wait(
+            self._protocol.query(query, args, mode, column, record_class), timeout
+        )
 
     async def fetchmany(
         self,
@@ -292,7 +316,17 @@ class Connection(metaclass=ConnectionMeta):
             await self._barrier()
         args_list = _as_list(args)
         if self._query_loggers:
-            return await self._logged(query, args_list, timeout, self._many, query, args_list, MODE_ALL, record_class, timeout)
+            return await self._logged(
+                query,
+                args_list,
+                timeout,
+                self._many,
+                query,
+                args_list,
+                MODE_ALL,
+                record_class,
+                timeout,
+            )
         return await self._many(query, args_list, MODE_ALL, record_class, timeout)
 
     async def _logged(self, query, args, timeout, fn, *fn_args):  # type: ignore[no-untyped-def]
@@ -360,9 +394,15 @@ class Connection(metaclass=ConnectionMeta):
 
     # ----- cancellation -----
 
-    def _cancel_request(self) -> None:
-        """Ask the server to cancel the statement in progress, from a second connection."""
+    def _cancel_request(self, fut: asyncio.Future[typing.Any] | None = None) -> None:
+        """Ask the server to cancel the statement in progress, from a second connection.
+
+        Given `fut`, only if that request is the one the server is working on: requests are
+        pipelined, and a CancelRequest stops whatever runs, which may be another task's query.
+        """
         if self.is_closed():
+            return
+        if fut is not None and not self._protocol.is_current(fut):
             return
         barrier = self._loop.create_future()
         self._cancel_barrier = barrier
@@ -409,7 +449,9 @@ class Connection(metaclass=ConnectionMeta):
             cbs = self._listeners[channel] = set()
         cbs.add(_Callback.from_callable(callback))
 
-    async def remove_listener(self, channel: str, callback: typing.Callable[..., typing.Any]) -> None:
+    async def remove_listener(
+        self, channel: str, callback: typing.Callable[..., typing.Any]
+    ) -> None:
         """Remove a listening callback; UNLISTEN when it was the last one for `channel`."""
         if self.is_closed():
             return
@@ -511,7 +553,7 @@ class Connection(metaclass=ConnectionMeta):
         if self._protocol.transaction_status() != "I":
             if self._top_xact is None or not getattr(self._top_xact, "_managed", False):
                 self._loop.call_exception_handler(
-                    {"message": "Resetting connection with an active transaction {!r}".format(self)}
+                    {"message": f"Resetting connection with an active transaction {self!r}"}
                 )
             self._top_xact = None
             reset_query = "ROLLBACK;\n" + _RESET_QUERY
@@ -579,8 +621,15 @@ class Connection(metaclass=ConnectionMeta):
     ) -> str:
         """Copy the contents of a table to `output` (a path, a file-like object or a coroutine function)."""
         opts = _copy.format_options(
-            format=format, oids=oids, delimiter=delimiter, null=null, header=header,
-            quote=quote, escape=escape, force_quote=force_quote, encoding=encoding,
+            format=format,
+            oids=oids,
+            delimiter=delimiter,
+            null=null,
+            header=header,
+            quote=quote,
+            escape=escape,
+            force_quote=force_quote,
+            encoding=encoding,
         )
         sql = f"COPY {_copy.table_spec(table_name, schema_name, columns)} TO STDOUT {opts}"
         return await _copy.copy_out(self, sql.rstrip(), output, timeout)
@@ -605,8 +654,15 @@ class Connection(metaclass=ConnectionMeta):
         if args:
             query = await _copy.mogrify(self, query, args)
         opts = _copy.format_options(
-            format=format, oids=oids, delimiter=delimiter, null=null, header=header,
-            quote=quote, escape=escape, force_quote=force_quote, encoding=encoding,
+            format=format,
+            oids=oids,
+            delimiter=delimiter,
+            null=null,
+            header=header,
+            quote=quote,
+            escape=escape,
+            force_quote=force_quote,
+            encoding=encoding,
         )
         sql = f"COPY ({query}) TO STDOUT {opts}"
         return await _copy.copy_out(self, sql.rstrip(), output, timeout)
@@ -635,12 +691,23 @@ class Connection(metaclass=ConnectionMeta):
     ) -> str:
         """Copy data from `source` (a path, a file-like object, an async iterable or bytes) into a table."""
         opts = _copy.format_options(
-            format=format, oids=oids, freeze=freeze, delimiter=delimiter, null=null,
-            header=header, quote=quote, escape=escape, force_quote=force_quote,
-            force_not_null=force_not_null, force_null=force_null, encoding=encoding,
+            format=format,
+            oids=oids,
+            freeze=freeze,
+            delimiter=delimiter,
+            null=null,
+            header=header,
+            quote=quote,
+            escape=escape,
+            force_quote=force_quote,
+            force_not_null=force_not_null,
+            force_null=force_null,
+            encoding=encoding,
         )
         where_sql = await _copy._check_where(self, where)
-        sql = f"COPY {_copy.table_spec(table_name, schema_name, columns)} FROM STDIN {opts}".rstrip()
+        sql = (
+            f"COPY {_copy.table_spec(table_name, schema_name, columns)} FROM STDIN {opts}".rstrip()
+        )
         return await _copy.copy_in(self, sql + where_sql, _copy._source_chunks(source), timeout)
 
     async def copy_records_to_table(
@@ -654,7 +721,9 @@ class Connection(metaclass=ConnectionMeta):
         where: str | None = None,
     ) -> str:
         """Copy a list (or async iterable) of tuples into a table, in binary COPY format."""
-        return await _copy.copy_records(self, table_name, records, columns, schema_name, timeout, where)
+        return await _copy.copy_records(
+            self, table_name, records, columns, schema_name, timeout, where
+        )
 
     # ----- type codecs -----
 
@@ -731,9 +800,7 @@ def _check_record_class(record_class: typing.Any) -> None:
     if record_class is not Record and (
         record_class.__new__ is not Record.__new__ or record_class.__init__ is not Record.__init__
     ):
-        raise exceptions.InterfaceError(
-            "record_class must not redefine __new__ or __init__"
-        )
+        raise exceptions.InterfaceError("record_class must not redefine __new__ or __init__")
 
 
 def _as_list(args: typing.Any) -> list[typing.Any]:

@@ -26,7 +26,16 @@ def _check_released(con: typing.Any, release_ctr: int, cls: str, meth: str) -> N
 class CursorFactory:
     """What :meth:`Connection.cursor` returns: iterate it, or await it for a :class:`Cursor`."""
 
-    __slots__ = ("_con", "_query", "_state", "_args", "_prefetch", "_timeout", "_record_class", "_release_ctr")
+    __slots__ = (
+        "_args",
+        "_con",
+        "_prefetch",
+        "_query",
+        "_record_class",
+        "_release_ctr",
+        "_state",
+        "_timeout",
+    )
 
     def __init__(
         self,
@@ -53,7 +62,13 @@ class CursorFactory:
         if prefetch <= 0:
             raise exceptions.InterfaceError("prefetch argument must be greater than zero")
         return CursorIterator(
-            self._con, self._query, self._state, self._args, self._record_class, prefetch, self._timeout
+            self._con,
+            self._query,
+            self._state,
+            self._args,
+            self._record_class,
+            prefetch,
+            self._timeout,
         )
 
     def __await__(self) -> typing.Generator[typing.Any, None, Cursor]:
@@ -121,7 +136,7 @@ class _BaseCursor:
         if self._exhausted:
             attrs.append("exhausted")
         attrs.append("")
-        return "<{}.{} \"{!s:.30}\" {}{:#x}>".format(
+        return '<{}.{} "{!s:.30}" {}{:#x}>'.format(
             "asyncpg", type(self).__name__, self._query, " ".join(attrs), id(self)
         )
 
@@ -189,7 +204,9 @@ class Cursor(_BaseCursor):
         self._check_ready()
         if n <= 0:
             raise exceptions.InterfaceError("n must be greater than zero")
-        status = await self._con.execute(f'MOVE FORWARD {int(n)} "{self._portal_name}"', timeout=timeout)
+        status = await self._con.execute(
+            f'MOVE FORWARD {int(n)} "{self._portal_name}"', timeout=timeout
+        )
         advanced = int(status.split()[-1])
         if advanced < n:
             self._exhausted = True

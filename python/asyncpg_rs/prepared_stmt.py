@@ -28,7 +28,7 @@ def _type_of(oid: int, name: str | None) -> types.Type:
 class PreparedStatement:
     """A prepared statement (see :meth:`Connection.prepare`)."""
 
-    __slots__ = ("_con", "_query", "_state", "_record_class", "_last_status", "_release_ctr")
+    __slots__ = ("_con", "_last_status", "_query", "_record_class", "_release_ctr", "_state")
 
     def __init__(
         self,
@@ -79,7 +79,9 @@ class PreparedStatement:
             for name, oid, tname in self._state.attributes()
         )
 
-    async def _run(self, args: typing.Any, mode: int, column: int, timeout: float | None, meth: str) -> typing.Any:
+    async def _run(
+        self, args: typing.Any, mode: int, column: int, timeout: float | None, meth: str
+    ) -> typing.Any:
         self._check(meth)
         con = self._con
         if con._cancel_barrier is not None:
@@ -97,11 +99,15 @@ class PreparedStatement:
         """Run the statement and return the first row, or None."""
         return await self._run(args, MODE_ROW, 0, timeout, "fetchrow")
 
-    async def fetchval(self, *args: typing.Any, column: int = 0, timeout: float | None = None) -> typing.Any:
+    async def fetchval(
+        self, *args: typing.Any, column: int = 0, timeout: float | None = None
+    ) -> typing.Any:
         """Run the statement and return a value of the first row, or None."""
         return await self._run(args, MODE_VAL, column, timeout, "fetchval")
 
-    async def _run_many(self, args: typing.Iterable[typing.Any], mode: int, timeout: float | None, meth: str) -> typing.Any:
+    async def _run_many(
+        self, args: typing.Iterable[typing.Any], mode: int, timeout: float | None, meth: str
+    ) -> typing.Any:
         self._check(meth)
         con = self._con
         if con._cancel_barrier is not None:
@@ -114,15 +120,21 @@ class PreparedStatement:
         self._last_status = con._protocol.last_status
         return result
 
-    async def fetchmany(self, args: typing.Iterable[typing.Any], *, timeout: float | None = None) -> list[Record]:
+    async def fetchmany(
+        self, args: typing.Iterable[typing.Any], *, timeout: float | None = None
+    ) -> list[Record]:
         """Run the statement for each argument sequence and return all rows."""
         return await self._run_many(args, MODE_ALL, timeout, "fetchmany")
 
-    async def executemany(self, args: typing.Iterable[typing.Any], *, timeout: float | None = None) -> None:
+    async def executemany(
+        self, args: typing.Iterable[typing.Any], *, timeout: float | None = None
+    ) -> None:
         """Run the statement for each argument sequence, atomically."""
         return await self._run_many(args, MODE_NONE, timeout, "executemany")
 
-    def cursor(self, *args: typing.Any, prefetch: int | None = None, timeout: float | None = None) -> cursor_mod.CursorFactory:
+    def cursor(
+        self, *args: typing.Any, prefetch: int | None = None, timeout: float | None = None
+    ) -> cursor_mod.CursorFactory:
         """A cursor factory over this statement."""
         self._check("cursor")
         return cursor_mod.CursorFactory(

@@ -18,8 +18,8 @@
 //! `for_oid` gives `None` and the text fallback returns the server's text, as asyncpg does.
 
 mod array;
-mod custom;
 mod classes;
+mod custom;
 mod datetime;
 mod network;
 mod numeric;

@@ -28,7 +28,13 @@ pub struct StatementCache {
 
 impl StatementCache {
     pub fn new(capacity: usize, max_query_size: usize, max_lifetime: Option<Duration>) -> Self {
-        StatementCache { map: HashMap::new(), tick: 0, capacity, max_query_size, max_lifetime }
+        StatementCache {
+            map: HashMap::new(),
+            tick: 0,
+            capacity,
+            max_query_size,
+            max_lifetime,
+        }
     }
 
     /// Whether `query` may be cached at all.
@@ -71,7 +77,11 @@ impl StatementCache {
         }
         if let Some(old) = self.map.insert(
             stmt.query.clone(),
-            Entry { stmt, last_used: self.tick, prepared_at: Instant::now() },
+            Entry {
+                stmt,
+                last_used: self.tick,
+                prepared_at: Instant::now(),
+            },
         ) {
             closed.push(old.stmt.name.clone());
         }

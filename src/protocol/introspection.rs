@@ -96,7 +96,12 @@ pub fn parse_rows(rows: &[Vec<Option<String>>]) -> HashMap<u32, TypeDesc> {
             }
             Some("a") => {
                 let attnum = col(10).and_then(|s| s.parse().ok()).unwrap_or(0);
-                fields.push((oid_of(col(1)), attnum, col(2).cloned().unwrap_or_default(), oid_of(col(6))));
+                fields.push((
+                    oid_of(col(1)),
+                    attnum,
+                    col(2).cloned().unwrap_or_default(),
+                    oid_of(col(6)),
+                ));
             }
             _ => {}
         }

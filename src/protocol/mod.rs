@@ -98,11 +98,19 @@ enum Kind {
     /// Anything that only needs to succeed (Bind of a portal, Close).
     Sync,
     /// COPY ... TO STDOUT: each CopyData chunk goes to `sink` (a Python callable).
-    CopyOut { sink: Py<PyAny> },
+    CopyOut {
+        sink: Py<PyAny>,
+    },
     /// COPY ... FROM STDIN: `started` resolves on CopyInResponse, then Python streams the data.
-    CopyIn { started: Option<Py<PyAny>> },
+    CopyIn {
+        started: Option<Py<PyAny>>,
+    },
     /// The catalog query for unknown type OIDs (text rows); then the prepare it interrupted goes on.
-    Introspect { oids: Vec<u32>, rows: Vec<Vec<Option<String>>>, resume: Box<Described> },
+    Introspect {
+        oids: Vec<u32>,
+        rows: Vec<Vec<Option<String>>>,
+        resume: Box<Described>,
+    },
 }
 
 /// A statement the server has described, waiting for its codecs.
@@ -251,7 +259,11 @@ impl PyBaseProtocol {
         let was_closed = matches!(self.state, State::Closed);
         self.state = State::Closed;
         self.transport = None;
-        let msg = if was_closed { "connection is closed" } else { "connection was closed in the middle of operation" };
+        let msg = if was_closed {
+            "connection is closed"
+        } else {
+            "connection was closed in the middle of operation"
+        };
         self.fail_all(py, || errors::client_error(py, "ConnectionDoesNotExistError", msg));
         if let Some(cb) = self.lost_callback.take() {
             let _ = self.event_loop.call_method1(py, intern!(py, "call_soon"), (cb,));
@@ -287,7 +299,12 @@ impl PyBaseProtocol {
         frontend::startup_message(params.iter().map(|(k, v)| (k.as_str(), v.as_str())), &mut self.outbuf)
             .map_err(|e| io_err(py, e))?;
         let fut = self.new_future(py)?;
-        self.pending.push_back(Pending { fut: fut.clone_ref(py), kind: Kind::Startup, failure: None, status: None });
+        self.pending.push_back(Pending {
+            fut: fut.clone_ref(py),
+            kind: Kind::Startup,
+            failure: None,
+            status: None,
+        });
         self.flush(py)?;
         Ok(fut)
     }
@@ -317,7 +334,13 @@ impl PyBaseProtocol {
     ) -> PyResult<Py<PyAny>> {
         self.check_open(py)?;
         let record_class = record_class.or_else(|| self.record_class.as_ref().map(|c| c.clone_ref(py)));
-        let then = Then { args: Args::One(args.clone().unbind()), mode, column, record_class, retried: false };
+        let then = Then {
+            args: Args::One(args.clone().unbind()),
+            mode,
+            column,
+            record_class,
+            retried: false,
+        };
         let query = query.to_str()?;
         self.run(py, query, then)
     }
@@ -335,7 +358,13 @@ impl PyBaseProtocol {
     ) -> PyResult<Py<PyAny>> {
         self.check_open(py)?;
         let record_class = record_class.or_else(|| self.record_class.as_ref().map(|c| c.clone_ref(py)));
-        let then = Then { args: Args::Many(args_list.unbind()), mode, column: 0, record_class, retried: false };
+        let then = Then {
+            args: Args::Many(args_list.unbind()),
+            mode,
+            column: 0,
+            record_class,
+            retried: false,
+        };
         self.run(py, query, then)
     }
 
@@ -363,7 +392,13 @@ impl PyBaseProtocol {
     ) -> PyResult<Py<PyAny>> {
         self.check_open(py)?;
         let record_class = record_class.or_else(|| self.record_class.as_ref().map(|c| c.clone_ref(py)));
-        let then = Then { args: Args::One(args.clone().unbind()), mode, column, record_class, retried: false };
+        let then = Then {
+            args: Args::One(args.clone().unbind()),
+            mode,
+            column,
+            record_class,
+            retried: false,
+        };
         let fut = self.new_future(py)?;
         self.send_execute(py, fut.clone_ref(py), stmt.get().inner.clone(), then, false)?;
         Ok(fut)
@@ -381,7 +416,13 @@ impl PyBaseProtocol {
     ) -> PyResult<Py<PyAny>> {
         self.check_open(py)?;
         let record_class = record_class.or_else(|| self.record_class.as_ref().map(|c| c.clone_ref(py)));
-        let then = Then { args: Args::Many(args_list.unbind()), mode, column: 0, record_class, retried: false };
+        let then = Then {
+            args: Args::Many(args_list.unbind()),
+            mode,
+            column: 0,
+            record_class,
+            retried: false,
+        };
         let fut = self.new_future(py)?;
         self.send_execute(py, fut.clone_ref(py), stmt.get().inner.clone(), then, false)?;
         Ok(fut)
@@ -419,7 +460,12 @@ impl PyBaseProtocol {
         frontend::execute(portal, count, &mut self.outbuf).map_err(|e| io_err(py, e))?;
         frontend::sync(&mut self.outbuf);
         self.queries_count += 1;
-        let kind = Kind::Portal { stmt: stmt.get().inner.clone(), rows: Vec::new(), record_class, suspended: false };
+        let kind = Kind::Portal {
+            stmt: stmt.get().inner.clone(),
+            rows: Vec::new(),
+            record_class,
+            suspended: false,
+        };
         self.push_and_flush(py, kind)
     }
 
@@ -460,7 +506,12 @@ impl PyBaseProtocol {
         frontend::query(query, &mut self.outbuf).map_err(|e| io_err(py, e))?;
         self.queries_count += 1;
         let started = self.new_future(py)?;
-        let done = self.push_and_flush(py, Kind::CopyIn { started: Some(started.clone_ref(py)) })?;
+        let done = self.push_and_flush(
+            py,
+            Kind::CopyIn {
+                started: Some(started.clone_ref(py)),
+            },
+        )?;
         Ok((started, done))
     }
 
@@ -503,7 +554,11 @@ impl PyBaseProtocol {
                 return Err(errors::client_error(
                     py,
                     "InternalClientError",
-                    format!("no binary format encoder for type {} (OID {})", col.codec.type_name(), col.type_oid),
+                    format!(
+                        "no binary format encoder for type {} (OID {})",
+                        col.codec.type_name(),
+                        col.type_oid
+                    ),
                 ));
             }
         }
@@ -520,7 +575,10 @@ impl PyBaseProtocol {
                 errors::client_error(
                     py,
                     "DataError",
-                    format!("invalid input in copy_records_to_table() record #{row}: expected a sequence, got {}", type_name(&record)),
+                    format!(
+                        "invalid input in copy_records_to_table() record #{row}: expected a sequence, got {}",
+                        type_name(&record)
+                    ),
                 )
             })?;
             if seq.len()? != stmt.columns.len() {
@@ -599,7 +657,11 @@ impl PyBaseProtocol {
     /// Use the builtin codec `codec_name` for type `oid` (`set_builtin_type_codec`).
     fn set_builtin_type_codec(&mut self, py: Python<'_>, oid: u32, type_name: &str, codec_name: &str) -> PyResult<()> {
         let codec = Codec::builtin_by_name(oid, codec_name).ok_or_else(|| {
-            errors::client_error(py, "InterfaceError", format!("cannot alias {type_name} to unknown codec {codec_name:?}"))
+            errors::client_error(
+                py,
+                "InterfaceError",
+                format!("cannot alias {type_name} to unknown codec {codec_name:?}"),
+            )
         })?;
         self.overrides.insert(oid, codec);
         self.clear_type_cache();
@@ -701,7 +763,13 @@ impl PyBaseProtocol {
         out
     }
 
-    fn send_introspection(&mut self, py: Python<'_>, fut: Py<PyAny>, oids: Vec<u32>, resume: Described) -> PyResult<()> {
+    fn send_introspection(
+        &mut self,
+        py: Python<'_>,
+        fut: Py<PyAny>,
+        oids: Vec<u32>,
+        resume: Described,
+    ) -> PyResult<()> {
         self.write_pending_closes(py)?;
         frontend::parse("", introspection::INTROSPECTION_QUERY, [1028u32], &mut self.outbuf)
             .map_err(|e| io_err(py, e))?;
@@ -722,14 +790,30 @@ impl PyBaseProtocol {
         out[len_at..len_at + 4].copy_from_slice(&len.to_be_bytes());
         frontend::execute("", 0, &mut self.outbuf).map_err(|e| io_err(py, e))?;
         frontend::sync(&mut self.outbuf);
-        let kind = Kind::Introspect { oids, rows: Vec::new(), resume: Box::new(resume) };
-        self.pending.push_back(Pending { fut, kind, failure: None, status: None });
+        let kind = Kind::Introspect {
+            oids,
+            rows: Vec::new(),
+            resume: Box::new(resume),
+        };
+        self.pending.push_back(Pending {
+            fut,
+            kind,
+            failure: None,
+            status: None,
+        });
         self.flush(py)
     }
 
     /// The statement is described and its types known: cache it, then run it or hand it over.
     fn finish_prepare(&mut self, py: Python<'_>, fut: Py<PyAny>, d: Described) -> PyResult<()> {
-        let Described { name, query, cache, params, columns, then } = d;
+        let Described {
+            name,
+            query,
+            cache,
+            params,
+            columns,
+            then,
+        } = d;
         let stmt = {
             let lookup = |oid: u32| self.codec_for(oid);
             Arc::new(build_statement(py, name, query, &params, columns, &lookup)?)
@@ -763,7 +847,11 @@ impl PyBaseProtocol {
         match self.state {
             State::Ready => Ok(()),
             State::Closed => Err(errors::client_error(py, "InterfaceError", "connection is closed")),
-            State::New => Err(errors::client_error(py, "InterfaceError", "connection is not ready yet")),
+            State::New => Err(errors::client_error(
+                py,
+                "InterfaceError",
+                "connection is not ready yet",
+            )),
         }
     }
 
@@ -774,7 +862,12 @@ impl PyBaseProtocol {
 
     fn push_and_flush(&mut self, py: Python<'_>, kind: Kind) -> PyResult<Py<PyAny>> {
         let fut = self.new_future(py)?;
-        self.pending.push_back(Pending { fut: fut.clone_ref(py), kind, failure: None, status: None });
+        self.pending.push_back(Pending {
+            fut: fut.clone_ref(py),
+            kind,
+            failure: None,
+            status: None,
+        });
         self.flush(py)?;
         Ok(fut)
     }
@@ -790,7 +883,11 @@ impl PyBaseProtocol {
                 t.call_method1(py, intern!(py, "write"), (data,))?;
                 Ok(())
             }
-            None => Err(errors::client_error(py, "ConnectionDoesNotExistError", "connection is closed")),
+            None => Err(errors::client_error(
+                py,
+                "ConnectionDoesNotExistError",
+                "connection is closed",
+            )),
         }
     }
 
@@ -848,8 +945,20 @@ impl PyBaseProtocol {
         frontend::parse(&name, &query, std::iter::empty(), &mut self.outbuf).map_err(|e| io_err(py, e))?;
         frontend::describe(b'S', &name, &mut self.outbuf).map_err(|e| io_err(py, e))?;
         frontend::sync(&mut self.outbuf);
-        let kind = Kind::Prepare { name, query, cache, params: Vec::new(), columns: Vec::new(), then };
-        self.pending.push_back(Pending { fut, kind, failure: None, status: None });
+        let kind = Kind::Prepare {
+            name,
+            query,
+            cache,
+            params: Vec::new(),
+            columns: Vec::new(),
+            then,
+        };
+        self.pending.push_back(Pending {
+            fut,
+            kind,
+            failure: None,
+            status: None,
+        });
         self.flush(py)
     }
 
@@ -869,8 +978,20 @@ impl PyBaseProtocol {
             return Err(e);
         }
         self.queries_count += 1;
-        let kind = Kind::Execute { stmt, then, rows: Vec::new(), cached, invalidated: false, bound: false };
-        self.pending.push_back(Pending { fut, kind, failure: None, status: None });
+        let kind = Kind::Execute {
+            stmt,
+            then,
+            rows: Vec::new(),
+            cached,
+            invalidated: false,
+            bound: false,
+        };
+        self.pending.push_back(Pending {
+            fut,
+            kind,
+            failure: None,
+            status: None,
+        });
         self.flush(py)
     }
 
@@ -879,10 +1000,19 @@ impl PyBaseProtocol {
         if stmt.name.is_empty() {
             // The unnamed statement may have been replaced by a request pipelined behind ours:
             // parse it again, with the parameter types we learned.
-            frontend::parse("", &stmt.query, stmt.params.iter().map(|p| p.type_oid), &mut self.outbuf)
-                .map_err(|e| io_err(py, e))?;
+            frontend::parse(
+                "",
+                &stmt.query,
+                stmt.params.iter().map(|p| p.type_oid),
+                &mut self.outbuf,
+            )
+            .map_err(|e| io_err(py, e))?;
         }
-        let max_rows = if then.mode == MODE_ROW || then.mode == MODE_VAL { 1 } else { 0 };
+        let max_rows = if then.mode == MODE_ROW || then.mode == MODE_VAL {
+            1
+        } else {
+            0
+        };
         match &then.args {
             Args::One(args) => {
                 self.write_bind(py, "", stmt, args.bind(py), None)?;
@@ -920,7 +1050,10 @@ impl PyBaseProtocol {
                     "invalid input in executemany() argument sequence element #{r}: expected a sequence, got {}",
                     type_name(args)
                 ),
-                None => format!("invalid input for query arguments: expected a sequence, got {}", type_name(args)),
+                None => format!(
+                    "invalid input for query arguments: expected a sequence, got {}",
+                    type_name(args)
+                ),
             };
             errors::client_error(py, "DataError", msg)
         })?;
@@ -1024,24 +1157,36 @@ impl PyBaseProtocol {
                 self.on_error(py, fields)
             }
             Message::BindComplete => {
-                if let Some(Pending { kind: Kind::Execute { bound, .. }, .. }) = self.pending.front_mut() {
+                if let Some(Pending {
+                    kind: Kind::Execute { bound, .. },
+                    ..
+                }) = self.pending.front_mut()
+                {
                     *bound = true;
                 }
                 Ok(())
             }
-            Message::ParseComplete
-            | Message::CloseComplete
-            | Message::NoData
-            | Message::EmptyQueryResponse => Ok(()),
+            Message::ParseComplete | Message::CloseComplete | Message::NoData | Message::EmptyQueryResponse => Ok(()),
             Message::PortalSuspended => {
-                if let Some(Pending { kind: Kind::Portal { suspended, .. }, .. }) = self.pending.front_mut() {
+                if let Some(Pending {
+                    kind: Kind::Portal { suspended, .. },
+                    ..
+                }) = self.pending.front_mut()
+                {
                     *suspended = true;
                 }
                 Ok(())
             }
             Message::ParameterDescription(body) => {
-                let oids: Vec<u32> = body.parameters().collect().map_err(|e| protocol_err(py, e.to_string()))?;
-                if let Some(Pending { kind: Kind::Prepare { params, .. }, .. }) = self.pending.front_mut() {
+                let oids: Vec<u32> = body
+                    .parameters()
+                    .collect()
+                    .map_err(|e| protocol_err(py, e.to_string()))?;
+                if let Some(Pending {
+                    kind: Kind::Prepare { params, .. },
+                    ..
+                }) = self.pending.front_mut()
+                {
                     *params = oids;
                 }
                 Ok(())
@@ -1053,17 +1198,28 @@ impl PyBaseProtocol {
                     .collect()
                     .map_err(|e| protocol_err(py, e.to_string()))?;
                 match self.pending.front_mut() {
-                    Some(Pending { kind: Kind::Prepare { columns, .. }, .. }) => {
+                    Some(Pending {
+                        kind: Kind::Prepare { columns, .. },
+                        ..
+                    }) => {
                         *columns = cols.into_iter().map(|(n, oid, _)| (n, oid)).collect();
                     }
-                    Some(Pending { kind: Kind::Execute { stmt, .. }, failure, .. }) => {
+                    Some(Pending {
+                        kind: Kind::Execute { stmt, .. },
+                        failure,
+                        ..
+                    }) => {
                         let overrides = &self.overrides;
                         let type_cache = &self.type_cache;
                         let lookup = |oid: u32| lookup_codec(overrides, type_cache, oid);
                         // Describe of an unnamed portal: the table may have changed since we described
                         // the query; decode by what the server says now.
                         let same = stmt.columns.len() == cols.len()
-                            && stmt.columns.iter().zip(&cols).all(|(c, (n, oid, f))| c.type_oid == *oid && c.format == *f && c.name == *n);
+                            && stmt
+                                .columns
+                                .iter()
+                                .zip(&cols)
+                                .all(|(c, (n, oid, f))| c.type_oid == *oid && c.format == *f && c.name == *n);
                         if !same {
                             match redescribe(py, stmt, cols, &lookup) {
                                 Ok(new) => {
@@ -1114,18 +1270,30 @@ impl PyBaseProtocol {
                 Ok(())
             }
             Message::CopyInResponse(_) => {
-                if let Some(Pending { kind: Kind::CopyIn { started }, .. }) = self.pending.front_mut() {
+                if let Some(Pending {
+                    kind: Kind::CopyIn { started },
+                    ..
+                }) = self.pending.front_mut()
+                {
                     if let Some(started) = started.take() {
                         set_result(py, &started, py.None());
                     }
                     return Ok(());
                 }
-                frontend::copy_fail("use copy_to_table() or copy_records_to_table() for COPY FROM STDIN", &mut self.outbuf)
-                    .map_err(|e| io_err(py, e))?;
+                frontend::copy_fail(
+                    "use copy_to_table() or copy_records_to_table() for COPY FROM STDIN",
+                    &mut self.outbuf,
+                )
+                .map_err(|e| io_err(py, e))?;
                 self.flush(py)
             }
             Message::CopyData(body) => {
-                if let Some(Pending { kind: Kind::CopyOut { sink }, failure, .. }) = self.pending.front_mut() {
+                if let Some(Pending {
+                    kind: Kind::CopyOut { sink },
+                    failure,
+                    ..
+                }) = self.pending.front_mut()
+                {
                     if failure.is_none() {
                         if let Err(e) = sink.call1(py, (PyBytes::new(py, body.data()),)) {
                             *failure = Some(Failure::Client(e));
@@ -1148,8 +1316,11 @@ impl PyBaseProtocol {
                 self.flush(py)
             }
             Message::AuthenticationSasl(body) => {
-                let mechs: Vec<String> =
-                    body.mechanisms().map(|m| Ok(m.to_owned())).collect().map_err(|e| protocol_err(py, e.to_string()))?;
+                let mechs: Vec<String> = body
+                    .mechanisms()
+                    .map(|m| Ok(m.to_owned()))
+                    .collect()
+                    .map_err(|e| protocol_err(py, e.to_string()))?;
                 if !mechs.iter().any(|m| m == sasl::SCRAM_SHA_256) {
                     return Err(self.auth_unsupported(py, &format!("SASL ({})", mechs.join(", "))));
                 }
@@ -1164,7 +1335,9 @@ impl PyBaseProtocol {
                 let Some(scram) = self.scram.as_mut() else {
                     return Err(protocol_err(py, "unexpected SASL continue message"));
                 };
-                scram.update(body.data()).map_err(|e| protocol_err(py, format!("SCRAM authentication failed: {e}")))?;
+                scram
+                    .update(body.data())
+                    .map_err(|e| protocol_err(py, format!("SCRAM authentication failed: {e}")))?;
                 frontend::sasl_response(scram.message(), &mut self.outbuf).map_err(|e| io_err(py, e))?;
                 self.flush(py)
             }
@@ -1172,11 +1345,11 @@ impl PyBaseProtocol {
                 let Some(mut scram) = self.scram.take() else {
                     return Err(protocol_err(py, "unexpected SASL final message"));
                 };
-                scram.finish(body.data()).map_err(|e| protocol_err(py, format!("SCRAM authentication failed: {e}")))
+                scram
+                    .finish(body.data())
+                    .map_err(|e| protocol_err(py, format!("SCRAM authentication failed: {e}")))
             }
-            Message::AuthenticationGss | Message::AuthenticationGssContinue(_) => {
-                Err(self.auth_unsupported(py, "GSS"))
-            }
+            Message::AuthenticationGss | Message::AuthenticationGssContinue(_) => Err(self.auth_unsupported(py, "GSS")),
             Message::AuthenticationKerberosV5 => Err(self.auth_unsupported(py, "Kerberos V5")),
             Message::AuthenticationScmCredential => Err(self.auth_unsupported(py, "SCM credentials")),
             Message::AuthenticationSspi => Err(self.auth_unsupported(py, "SSPI")),
@@ -1197,7 +1370,15 @@ impl PyBaseProtocol {
             // An error outside any request (e.g. the server shutting down): FATAL, the connection ends.
             return Ok(());
         };
-        if let Kind::Execute { stmt, then, cached, invalidated, bound, .. } = &mut p.kind {
+        if let Kind::Execute {
+            stmt,
+            then,
+            cached,
+            invalidated,
+            bound,
+            ..
+        } = &mut p.kind
+        {
             if *cached
                 && errors::sqlstate(&fields) == "0A000"
                 && errors::message(&fields).contains("cached plan must not change result type")
@@ -1236,7 +1417,12 @@ impl PyBaseProtocol {
         let body = &self.inbuf[start..end];
         let (stmt, rows, record_class) = match &mut p.kind {
             Kind::Execute { stmt, rows, then, .. } => (stmt, rows, &then.record_class),
-            Kind::Portal { stmt, rows, record_class, .. } => (stmt, rows, &*record_class),
+            Kind::Portal {
+                stmt,
+                rows,
+                record_class,
+                ..
+            } => (stmt, rows, &*record_class),
             Kind::Introspect { rows, .. } => {
                 match text_row(body) {
                     Some(row) => rows.push(row),
@@ -1262,7 +1448,12 @@ impl PyBaseProtocol {
         }
         let (stmt, rows, record_class) = match &mut p.kind {
             Kind::Execute { stmt, rows, then, .. } => (stmt, rows, &then.record_class),
-            Kind::Portal { stmt, rows, record_class, .. } => (stmt, rows, &*record_class),
+            Kind::Portal {
+                stmt,
+                rows,
+                record_class,
+                ..
+            } => (stmt, rows, &*record_class),
             _ => return Ok(()),
         };
         match decode_row(py, stmt, body, record_class.as_ref().map(|c| c.bind(py))) {
@@ -1274,7 +1465,12 @@ impl PyBaseProtocol {
 
     /// A request is finished (its ReadyForQuery arrived): resolve its future, or move it to its next step.
     fn complete(&mut self, py: Python<'_>, p: Pending) -> PyResult<()> {
-        let Pending { fut, kind, failure, status } = p;
+        let Pending {
+            fut,
+            kind,
+            failure,
+            status,
+        } = p;
         let (failure, kind) = match (failure, kind) {
             (Some(_), Kind::Introspect { oids, resume, .. }) => {
                 // The catalog could not be read (permissions?): go on, reading those types as text.
@@ -1284,7 +1480,16 @@ impl PyBaseProtocol {
             other => other,
         };
         if let Some(failure) = failure {
-            if let (Kind::Execute { stmt, then, invalidated: true, .. }, Failure::Server(_)) = (&kind, &failure) {
+            if let (
+                Kind::Execute {
+                    stmt,
+                    then,
+                    invalidated: true,
+                    ..
+                },
+                Failure::Server(_),
+            ) = (&kind, &failure)
+            {
                 if self.tx_status == b'I' && !then.retried {
                     // The statement went stale (ALTER TABLE ...): prepare again and rerun, as asyncpg does.
                     let named = !stmt.name.is_empty();
@@ -1337,8 +1542,22 @@ impl PyBaseProtocol {
                 set_result(py, &fut, status.unwrap_or_default().into_py_any(py)?);
             }
             Kind::Sync => set_result(py, &fut, py.None()),
-            Kind::Prepare { name, query, cache, params, columns, then } => {
-                let described = Described { name, query, cache, params, columns, then };
+            Kind::Prepare {
+                name,
+                query,
+                cache,
+                params,
+                columns,
+                then,
+            } => {
+                let described = Described {
+                    name,
+                    query,
+                    cache,
+                    params,
+                    columns,
+                    then,
+                };
                 let unknown = self.unknown_oids(&described);
                 if unknown.is_empty() {
                     self.finish_prepare(py, fut, described)?;
@@ -1398,7 +1617,11 @@ impl PyBaseProtocol {
         let mut first = Some(err);
         self.fail_all(py, || {
             first.take().unwrap_or_else(|| {
-                errors::client_error(py, "ConnectionDoesNotExistError", "connection was closed in the middle of operation")
+                errors::client_error(
+                    py,
+                    "ConnectionDoesNotExistError",
+                    "connection was closed in the middle of operation",
+                )
             })
         });
     }
@@ -1424,7 +1647,11 @@ fn lookup_codec(overrides: &HashMap<u32, Codec>, type_cache: &HashMap<u32, Codec
     if !overrides.is_empty() {
         if let Some(elem) = crate::codecs::array_element(oid) {
             if let Some(e) = overrides.get(&elem) {
-                return Some(Codec::Array(Arc::new(crate::codecs::ArrayCodec::new(oid, elem, e.clone()))));
+                return Some(Codec::Array(Arc::new(crate::codecs::ArrayCodec::new(
+                    oid,
+                    elem,
+                    e.clone(),
+                ))));
             }
         }
     }
@@ -1449,18 +1676,42 @@ fn build_statement(
     columns: Vec<(String, u32)>,
     lookup: &dyn Fn(u32) -> Option<Codec>,
 ) -> PyResult<Statement> {
-    let params = params.iter().map(|&oid| Param { type_oid: oid, codec: lookup(oid) }).collect();
+    let params = params
+        .iter()
+        .map(|&oid| Param {
+            type_oid: oid,
+            codec: lookup(oid),
+        })
+        .collect();
     let no_data = columns.is_empty();
     let columns: Vec<Column> = columns
         .into_iter()
         .map(|(name, oid)| match lookup(oid) {
-            Some(codec) => Column { name, type_oid: oid, format: codec.format_code(), codec },
-            None => Column { name, type_oid: oid, format: 0, codec: Codec::for_text_oid(oid) },
+            Some(codec) => Column {
+                name,
+                type_oid: oid,
+                format: codec.format_code(),
+                codec,
+            },
+            None => Column {
+                name,
+                type_oid: oid,
+                format: 0,
+                codec: Codec::for_text_oid(oid),
+            },
         })
         .collect();
     let desc = RecordDescriptor::new(py, columns.iter().map(|c| c.name.clone()).collect())?;
     let result_formats = result_formats(&columns);
-    Ok(Statement { name, query, params, columns, desc, result_formats, no_data })
+    Ok(Statement {
+        name,
+        query,
+        params,
+        columns,
+        desc,
+        result_formats,
+        no_data,
+    })
 }
 
 /// A statement rebuilt from the RowDescription of a portal (names, types and formats as sent).
@@ -1483,11 +1734,23 @@ fn redescribe(
         } else {
             Codec::for_text_oid(oid)
         };
-        columns.push(Column { name, type_oid: oid, format, codec });
+        columns.push(Column {
+            name,
+            type_oid: oid,
+            format,
+            codec,
+        });
     }
     let desc = RecordDescriptor::new(py, columns.iter().map(|c| c.name.clone()).collect())?;
     let result_formats = result_formats(&columns);
-    let params = old.params.iter().map(|p| Param { type_oid: p.type_oid, codec: p.codec.clone() }).collect();
+    let params = old
+        .params
+        .iter()
+        .map(|p| Param {
+            type_oid: p.type_oid,
+            codec: p.codec.clone(),
+        })
+        .collect();
     Ok(Arc::new(Statement {
         name: old.name.clone(),
         query: old.query.clone(),
@@ -1516,7 +1779,9 @@ fn decode_row(
         let value = match range {
             None => py.None(),
             Some(r) => {
-                let bytes = buf.get(r).ok_or_else(|| protocol_err(py, "DataRow value out of bounds"))?;
+                let bytes = buf
+                    .get(r)
+                    .ok_or_else(|| protocol_err(py, "DataRow value out of bounds"))?;
                 col.codec.decode(py, bytes).map_err(|e| decode_error(py, col, &e))?
             }
         };
@@ -1581,7 +1846,12 @@ fn decode_row_bytes(
 }
 
 fn decode_error(py: Python<'_>, col: &Column, e: &PyErr) -> PyErr {
-    let msg = format!("could not decode column {:?} of type {}: {}", col.name, col.codec.type_name(), e.value(py));
+    let msg = format!(
+        "could not decode column {:?} of type {}: {}",
+        col.name,
+        col.codec.type_name(),
+        e.value(py)
+    );
     errors::client_error(py, "InternalClientError", msg)
 }
 
@@ -1594,14 +1864,22 @@ fn argument_error(py: Python<'_>, index: usize, row: Option<usize>, value: &Boun
         Some(r) => format!(" in element #{r} of executemany() sequence"),
         None => String::new(),
     };
-    let msg = format!("invalid input for query argument ${}{place}: {} ({})", index + 1, shown, e.value(py));
+    let msg = format!(
+        "invalid input for query argument ${}{place}: {} ({})",
+        index + 1,
+        shown,
+        e.value(py)
+    );
     let err = errors::client_error(py, "DataError", msg);
     err.set_cause(py, Some(e.clone_ref(py)));
     err
 }
 
 fn type_name(v: &Bound<'_, PyAny>) -> String {
-    v.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "object".into())
+    v.get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "object".into())
 }
 
 fn set_result(py: Python<'_>, fut: &Py<PyAny>, value: Py<PyAny>) {

@@ -63,7 +63,12 @@ impl PyStatement {
             .inner
             .params
             .iter()
-            .map(|p| PyTuple::new(py, [p.type_oid.into_pyobject(py)?.into_any(), name_of(py, p.codec.as_ref())?]))
+            .map(|p| {
+                PyTuple::new(
+                    py,
+                    [p.type_oid.into_pyobject(py)?.into_any(), name_of(py, p.codec.as_ref())?],
+                )
+            })
             .collect::<PyResult<_>>()?;
         PyList::new(py, items)
     }
@@ -78,7 +83,11 @@ impl PyStatement {
                 let codec = if c.format == 1 { Some(&c.codec) } else { None };
                 PyTuple::new(
                     py,
-                    [c.name.as_str().into_pyobject(py)?.into_any(), c.type_oid.into_pyobject(py)?.into_any(), name_of(py, codec)?],
+                    [
+                        c.name.as_str().into_pyobject(py)?.into_any(),
+                        c.type_oid.into_pyobject(py)?.into_any(),
+                        name_of(py, codec)?,
+                    ],
                 )
             })
             .collect::<PyResult<_>>()?;

@@ -10,7 +10,9 @@ import asyncpg_rs
 async def test_gathered_queries_on_one_connection_each_get_their_own_result(pg_dsn):
     con = await asyncpg_rs.connect(pg_dsn)
     try:
-        results = await asyncio.gather(*(con.fetchval("SELECT $1::int * 10", i) for i in range(200)))
+        results = await asyncio.gather(
+            *(con.fetchval("SELECT $1::int * 10", i) for i in range(200))
+        )
         assert results == [i * 10 for i in range(200)]
     finally:
         await con.close()
