@@ -167,7 +167,7 @@ async def test_invalid_timeout_raises_value_error(con, timeout):
 async def test_repeated_timeouts(con):
     for _ in range(10):
         with pytest.raises(asyncio.TimeoutError):
-            await con.fetchval(SLEEP, timeout=0.05)
+            await con.fetchval(SLEEP, timeout=0.1)
     await _assert_usable(con)
 
 
@@ -292,3 +292,42 @@ async def test_close_while_query_runs(driver, pg_dsn):
     with pytest.raises((driver.ConnectionDoesNotExistError, driver.InterfaceError)):
         await asyncio.wait_for(task, 5)
     assert con.is_closed()
+
+
+# ----- cancellation with pipelined requests (asyncpg_rs only: asyncpg runs one at a time) -----
+
+
+async def test_cancel_queued_request_spares_the_running_one(driver, con):
+    """Cancelling a request still queued behind another must not cancel the running one."""
+    if driver.__name__ == "asyncpg":
+        pytest.skip("asyncpg runs one operation at a time")
+    running = asyncio.ensure_future(con.fetchval("SELECT pg_sleep(0.5)::text || 'ran'"))
+    queued = asyncio.ensure_future(con.fetchval("SELECT 'queued'"))
+    await asyncio.sleep(0.1)
+    queued.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await queued
+    assert await asyncio.wait_for(running, 5) == "ran"
+    await _assert_usable(con)
+
+
+async def test_timeout_of_queued_request_spares_the_running_one(driver, con):
+    if driver.__name__ == "asyncpg":
+        pytest.skip("asyncpg runs one operation at a time")
+    running = asyncio.ensure_future(con.fetchval("SELECT pg_sleep(0.6)::text || 'ran'"))
+    await asyncio.sleep(0.05)
+    with pytest.raises(asyncio.TimeoutError):
+        await con.fetchval("SELECT 'queued'", timeout=0.2)
+    assert await asyncio.wait_for(running, 5) == "ran"
+    await _assert_usable(con)
+
+
+async def test_timeout_of_running_request_spares_the_queued_ones(driver, con):
+    if driver.__name__ == "asyncpg":
+        pytest.skip("asyncpg runs one operation at a time")
+    slow = asyncio.ensure_future(con.fetchval(SLEEP, timeout=0.3))
+    queued = [asyncio.ensure_future(con.fetchval("SELECT $1::int", i)) for i in range(5)]
+    with pytest.raises(asyncio.TimeoutError):
+        await slow
+    assert await asyncio.wait_for(asyncio.gather(*queued), 5) == list(range(5))
+    await _assert_usable(con)
