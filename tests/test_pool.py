@@ -6,8 +6,9 @@ import io
 import random
 import uuid
 
-import asyncpg_rs
 import pytest
+
+import asyncpg_rs
 from asyncpg_rs import pool as pool_mod
 from asyncpg_rs.exceptions import InterfaceError
 
@@ -283,6 +284,33 @@ async def test_default_reset_restores_session_state(pg_dsn):
             await con.execute("SET application_name = 'changed-by-test'")
         async with pool.acquire() as con:
             assert await con.fetchval("SHOW application_name") != "changed-by-test"
+
+
+async def test_listener_callbacks_receive_the_proxy(pg_dsn):
+    received = asyncio.get_running_loop().create_future()
+
+    def on_notify(con, pid, channel, payload):
+        if not received.done():
+            received.set_result(con)
+
+    async with _pool(pg_dsn) as pool, pool.acquire() as con:
+        await con.add_listener("pool_proxy_chan", on_notify)
+        await con.execute("NOTIFY pool_proxy_chan, 'x'")
+        assert await asyncio.wait_for(received, 5) is con
+        await con.remove_listener("pool_proxy_chan", on_notify)
+
+
+async def test_release_warns_about_leftover_listeners(pg_dsn):
+    def on_notify(*args):
+        pass
+
+    async with _pool(pg_dsn) as pool:
+        con = await pool.acquire()
+        await con.add_listener("pool_leftover_chan", on_notify)
+        with pytest.warns(asyncpg_rs.InterfaceWarning, match="1 active notification listener$"):
+            await pool.release(con)
+        async with pool.acquire() as con:
+            assert await con.fetchval("SELECT 1") == 1
 
 
 # -- hooks -----------------------------------------------------------------------------------

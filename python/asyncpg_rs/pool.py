@@ -20,7 +20,7 @@ import sys
 import types
 import warnings
 
-from .exceptions import ConnectionDoesNotExistError, InterfaceError
+from .exceptions import ConnectionDoesNotExistError, InterfaceError, InterfaceWarning
 
 try:  # The core may not be importable yet (or may be mid-import); resolved again on use.
     from .connection import Connection as _Connection
@@ -441,6 +441,21 @@ def _con_on_release(con):
         con._pool_release_ctr = getattr(con, "_pool_release_ctr", 0) + 1
     except AttributeError:
         pass
+    listeners = getattr(con, "_listeners", None) or {}
+    _warn_listeners(con, sum(len(cbs) for cbs in listeners.values()), "notification")
+    _warn_listeners(con, len(getattr(con, "_log_listeners", None) or ()), "log")
+
+
+def _warn_listeners(con, count, kind):
+    if count:
+        plural = "s" if count > 1 else ""
+        warnings.warn(
+            InterfaceWarning(
+                f"{con!r} is being released to the pool but has {count} active "
+                f"{kind} listener{plural}"
+            ),
+            stacklevel=4,
+        )
 
 
 # -- the pool --------------------------------------------------------------------------------
