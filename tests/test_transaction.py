@@ -3,9 +3,10 @@
 import re
 import uuid
 
-import asyncpg_rs
 import pytest
 import pytest_asyncio
+
+import asyncpg_rs
 from asyncpg_rs.exceptions import InterfaceError
 
 pytestmark = pytest.mark.asyncio
