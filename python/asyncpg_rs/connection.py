@@ -124,6 +124,7 @@ class Connection(metaclass=ConnectionMeta):
         self._proxy = None
         self._source_traceback = None
         self._closed_callbacks_called = False
+        self._pool_release_ctr = 0
         self._closed_waiter: asyncio.Future[None] = loop.create_future()
         protocol.notification_callback = self._on_notification
         protocol.notice_callback = self._on_notice
@@ -548,18 +549,84 @@ class Connection(metaclass=ConnectionMeta):
     async def reset(self, *, timeout: float | None = None) -> None:
         """Bring the connection back to a clean state (as the pool does on release)."""
         self._check_open()
+        if self._cancel_barrier is not None:
+            await self._barrier()
+        reset_query = self._reset_prologue() + self.get_reset_query()
+        if reset_query:
+            await self.execute(reset_query, timeout=timeout)
+
+    def _reset_prologue(self) -> str:
+        """Clear listeners and end an open transaction: what every reset does before its query."""
         self._listeners.clear()
         self._log_listeners.clear()
-        if self._protocol.transaction_status() != "I":
+        if self._protocol.transaction_status() != "I" or self._top_xact is not None:
             if self._top_xact is None or not getattr(self._top_xact, "_managed", False):
                 self._loop.call_exception_handler(
                     {"message": f"Resetting connection with an active transaction {self!r}"}
                 )
             self._top_xact = None
-            reset_query = "ROLLBACK;\n" + _RESET_QUERY
-        else:
-            reset_query = _RESET_QUERY
-        await self.execute(reset_query, timeout=timeout)
+            if self._protocol.transaction_status() != "I":
+                return "ROLLBACK;\n"
+        return ""
+
+    async def _reset(self) -> None:
+        """The part of reset() that runs before a pool's own ``reset=`` callback."""
+        self._check_open()
+        if self._cancel_barrier is not None:
+            await self._barrier()
+        prologue = self._reset_prologue()
+        if prologue:
+            await self.execute(prologue)
+
+    def _reset_nowait(self) -> bool:
+        """Pool release: send the reset query without waiting for its answer.
+
+        Requests on a connection run in order, so whoever acquires the connection next has their
+        queries run after the reset. A failed reset closes the connection. Returns False when a
+        waiting reset is needed (a cancellation in progress, an open transaction).
+        """
+        if (
+            self._cancel_barrier is not None
+            or self._protocol.transaction_status() != "I"
+            or self._top_xact is not None
+            or self.is_closed()
+        ):
+            return False
+        self._listeners.clear()
+        self._log_listeners.clear()
+        query = self.get_reset_query()
+        if query:
+            fut = self._protocol.simple_query(query)
+            fut.add_done_callback(self._background_reset_done)
+        return True
+
+    def _background_reset_done(self, fut: asyncio.Future[str]) -> None:
+        if fut.cancelled() or fut.exception() is not None:
+            self.terminate()
+
+    # ----- pool hooks -----
+
+    @property
+    def _queries_count(self) -> int:
+        return self._protocol.queries_count
+
+    def _set_proxy(self, proxy: typing.Any) -> None:
+        self._proxy = proxy
+
+    def _on_release(self, stacklevel: int = 1) -> None:
+        self._pool_release_ctr += 1
+        for what, count in (
+            ("notification", sum(len(cbs) for cbs in self._listeners.values())),
+            ("log", len(self._log_listeners)),
+        ):
+            if count:
+                warnings.warn(
+                    exceptions.InterfaceWarning(
+                        f"{self!r} is being released to the pool but has {count} active "
+                        f"{what} listener{'s' if count > 1 else ''}"
+                    ),
+                    stacklevel=stacklevel + 1,
+                )
 
     async def reload_schema_state(self) -> None:
         """Drop cached statements and type information; they are rebuilt on next use."""
@@ -855,16 +922,18 @@ async def connect(
     _check_cache_arg("max_cached_statement_lifetime", max_cached_statement_lifetime)
     _check_cache_arg("max_cacheable_statement_size", max_cacheable_statement_size)
     if command_timeout is not None:
-        if (
-            isinstance(command_timeout, bool)
-            or not isinstance(command_timeout, (int, float))
-            or command_timeout <= 0
-        ):
+        # As asyncpg: converted with float() first (so "5" is accepted and 0 is shown as 0.0).
+        try:
+            if isinstance(command_timeout, bool):
+                raise ValueError
+            command_timeout = float(command_timeout)
+            if command_timeout <= 0:
+                raise ValueError
+        except ValueError:
             raise ValueError(
                 "invalid command_timeout value: expected greater than 0 float "
                 f"(got {command_timeout!r})"
-            )
-        command_timeout = float(command_timeout)
+            ) from None
     if loop is None:
         loop = asyncio.get_running_loop()
 
