@@ -319,7 +319,7 @@ class PoolConnectionHolder:
                 async with _timeout(timeout):
                     await _con_base_reset(con)
                     await pool._reset(con)
-            else:
+            elif not (_default_reset(con) and con._reset_nowait()):
                 await con.reset(timeout=timeout)
         except BaseException:
             # Most likely an I/O error: the connection cannot be trusted any more.
@@ -410,6 +410,13 @@ async def _close_quietly(con, *, cancelled=False):
         await con.close()
     if not con.is_closed():
         con.terminate()
+
+
+def _default_reset(con):
+    """True when `con` uses Connection.reset() as is (so its reset may be pipelined)."""
+    from .connection import Connection
+
+    return type(con).reset is Connection.reset and hasattr(con, "_reset_nowait")
 
 
 async def _con_base_reset(con):

@@ -310,13 +310,33 @@ impl PyBaseProtocol {
     }
 
     /// Run `query` with the simple protocol (no arguments, several statements allowed); resolves to
-    /// the status of the last command.
-    fn simple_query(&mut self, py: Python<'_>, query: &str) -> PyResult<Py<PyAny>> {
+    /// the status of the last command. With `flush=False` the message waits in the output buffer
+    /// for the next request (or `flush_output`), saving a write: the pool's reset uses this.
+    #[pyo3(signature = (query, flush=true))]
+    fn simple_query(&mut self, py: Python<'_>, query: &str, flush: bool) -> PyResult<Py<PyAny>> {
         self.check_open(py)?;
         self.write_pending_closes(py)?;
         frontend::query(query, &mut self.outbuf).map_err(|e| io_err(py, e))?;
         self.queries_count += 1;
-        self.push_and_flush(py, Kind::Simple)
+        if flush {
+            return self.push_and_flush(py, Kind::Simple);
+        }
+        let fut = self.new_future(py)?;
+        self.pending.push_back(Pending {
+            fut: fut.clone_ref(py),
+            kind: Kind::Simple,
+            failure: None,
+            status: None,
+        });
+        Ok(fut)
+    }
+
+    /// Write whatever waits in the output buffer.
+    fn flush_output(&mut self, py: Python<'_>) -> PyResult<()> {
+        if matches!(self.state, State::Closed) {
+            return Ok(());
+        }
+        self.flush(py)
     }
 
     /// Run `query` with `args` through the extended protocol and the statement cache.
