@@ -53,7 +53,7 @@ def _load_connect_utils() -> types.ModuleType:
 
         exceptions.ClientConfigurationError  # noqa: B018
         return connect_utils
-    except Exception:  # noqa: BLE001, S110 - any failure means "not importable yet"
+    except Exception:
         pass
 
     # The package is not importable yet: load connect_utils.py inside a private package whose
@@ -75,7 +75,7 @@ def _load_connect_utils() -> types.ModuleType:
             sys.modules[spec.name] = exc_mod
             spec.loader.exec_module(exc_mod)
             exc_mod.ClientConfigurationError  # noqa: B018
-        except Exception:  # noqa: BLE001
+        except Exception:
             exc_mod = None
     if exc_mod is None:
         exc_mod = _stub_exceptions(f"{pkg_name}.exceptions")
@@ -222,7 +222,7 @@ def _run(parse, kwargs):
         warnings.simplefilter("always")
         try:
             addrs, params = parse(**kwargs)
-        except Exception as e:  # noqa: BLE001 - the exception is the outcome compared
+        except Exception as e:
             outcome = ("raises", type(e).__name__, e.args[0] if e.args else None)
         else:
             outcome = (

@@ -10,6 +10,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+
 from asyncpg_rs import exceptions as exc
 from asyncpg_rs.exceptions import _base
 

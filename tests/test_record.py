@@ -15,6 +15,7 @@ import pickle
 import weakref
 
 import pytest
+
 from asyncpg_rs import _native
 
 asyncpg = pytest.importorskip("asyncpg")
@@ -41,7 +42,7 @@ def outcome(fn):
     """What calling `fn` gives: ('ok', value) or ('raise', exception class name, args)."""
     try:
         value = fn()
-    except Exception as exc:  # noqa: BLE001 (any exception is an outcome to compare)
+    except Exception as exc:
         return ("raise", type(exc).__name__, tuple(_normalise(str(a)) for a in exc.args))
     if isinstance(value, (tuple, list)):
         value = type(value)(value)

@@ -14,9 +14,10 @@ import math
 import uuid
 
 import asyncpg
-import asyncpg_rs
 import pytest
 import pytest_asyncio
+
+import asyncpg_rs
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(60)]
 
@@ -382,10 +383,6 @@ async def test_many_rows_decode_like_asyncpg(cons):
         assert_same(list(a), list(b), query)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="needs the protocol to decode text-format columns with Codec::for_text_oid(oid)",
-)
 async def test_text_format_arrays_decode_to_lists_like_asyncpg(cons):
     for query in [
         "SELECT '{1.5,NULL}'::money[]",
