@@ -410,6 +410,31 @@ async def test_connection_usable_after_errors(driver, con):
     assert not con.is_in_transaction()
 
 
+@pytest.mark.parametrize(
+    "call",
+    [
+        pytest.param(lambda c: c.execute("SELECT 1\x00"), id="execute"),
+        pytest.param(lambda c: c.fetchval("SELECT 1\x00"), id="fetchval"),
+        pytest.param(lambda c: c.fetchval("SELECT $1::int\x00", 1), id="fetchval_args"),
+        pytest.param(lambda c: c.prepare("SELECT 1\x00"), id="prepare"),
+        pytest.param(lambda c: c.prepare("SELECT 1", name="a\x00"), id="prepare_name"),
+    ],
+)
+async def test_nul_byte_in_query_text_keeps_connection_usable(driver, con, call):
+    # asyncpg sends it and the server answers ProtocolViolationError; refusing it client-side
+    # (InterfaceError) is fine too, as long as nothing half-written stays on the wire.
+    with pytest.raises((driver.PostgresError, driver.InterfaceError)):
+        await call(con)
+    assert await con.fetchval("SELECT 1") == 1
+    assert await con.fetchval("SELECT $1::int", 2) == 2
+
+
+async def test_nul_byte_in_text_argument(driver, con):
+    with pytest.raises(driver.CharacterNotInRepertoireError):
+        await con.fetchval("SELECT $1::text", "a\x00b")
+    assert await con.fetchval("SELECT 1") == 1
+
+
 async def test_error_inside_transaction_aborts_it(driver, con):
     tr = con.transaction()
     await tr.start()
