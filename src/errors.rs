@@ -28,6 +28,20 @@ pub fn client_error(py: Python<'_>, name: &str, message: impl Into<String>) -> P
     }
 }
 
+/// An instance of the client-side exception class `name` with `message` and a `hint`, as a `PyErr`.
+pub fn client_error_with_hint(py: Python<'_>, name: &str, message: impl Into<String>, hint: &str) -> PyErr {
+    let message = message.into();
+    let made = class(py, name).and_then(|cls| {
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("hint", hint)?;
+        cls.call((message.clone(),), Some(&kwargs))
+    });
+    match made {
+        Ok(inst) => PyErr::from_value(inst),
+        Err(e) => e,
+    }
+}
+
 /// Raw fields of an ErrorResponse or NoticeResponse: (field code, value).
 pub type Fields = Vec<(u8, String)>;
 

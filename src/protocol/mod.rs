@@ -19,7 +19,7 @@ use fallible_iterator::FallibleIterator;
 use postgres_protocol::authentication::{md5_hash, sasl};
 use postgres_protocol::message::backend::{DataRowBody, Message};
 use postgres_protocol::message::frontend;
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyIndexError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PySequence, PyString, PyTuple, PyType};
 use pyo3::{intern, IntoPyObjectExt};
@@ -315,6 +315,7 @@ impl PyBaseProtocol {
     #[pyo3(signature = (query, flush=true))]
     fn simple_query(&mut self, py: Python<'_>, query: &str, flush: bool) -> PyResult<Py<PyAny>> {
         self.check_open(py)?;
+        check_cstr(py, query)?;
         self.write_pending_closes(py)?;
         frontend::query(query, &mut self.outbuf).map_err(|e| io_err(py, e))?;
         self.queries_count += 1;
@@ -362,6 +363,7 @@ impl PyBaseProtocol {
             retried: false,
         };
         let query = query.to_str()?;
+        check_cstr(py, query)?;
         self.run(py, query, then)
     }
 
@@ -385,6 +387,7 @@ impl PyBaseProtocol {
             record_class,
             retried: false,
         };
+        check_cstr(py, query)?;
         self.run(py, query, then)
     }
 
@@ -392,6 +395,10 @@ impl PyBaseProtocol {
     #[pyo3(signature = (query, name=None))]
     fn prepare(&mut self, py: Python<'_>, query: &str, name: Option<String>) -> PyResult<Py<PyAny>> {
         self.check_open(py)?;
+        check_cstr(py, query)?;
+        if let Some(n) = &name {
+            check_cstr(py, n)?;
+        }
         let name = match name {
             Some(n) => n,
             None => self.next_stmt_name(),
@@ -458,8 +465,13 @@ impl PyBaseProtocol {
     ) -> PyResult<Py<PyAny>> {
         self.check_open(py)?;
         let stmt = stmt.get().inner.clone();
+        check_cstr(py, portal)?;
         self.write_pending_closes(py)?;
-        self.write_bind(py, portal, &stmt, args, None)?;
+        let mark = self.outbuf.len();
+        if let Err(e) = self.write_bind(py, portal, &stmt, args, None) {
+            self.outbuf.truncate(mark);
+            return Err(e);
+        }
         frontend::sync(&mut self.outbuf);
         self.push_and_flush(py, Kind::Sync)
     }
@@ -476,6 +488,7 @@ impl PyBaseProtocol {
     ) -> PyResult<Py<PyAny>> {
         self.check_open(py)?;
         let record_class = record_class.or_else(|| self.record_class.as_ref().map(|c| c.clone_ref(py)));
+        check_cstr(py, portal)?;
         self.write_pending_closes(py)?;
         frontend::execute(portal, count, &mut self.outbuf).map_err(|e| io_err(py, e))?;
         frontend::sync(&mut self.outbuf);
@@ -493,6 +506,7 @@ impl PyBaseProtocol {
     fn close_object(&mut self, py: Python<'_>, kind: &str, name: &str) -> PyResult<Py<PyAny>> {
         self.check_open(py)?;
         let variant = if kind == "P" { b'P' } else { b'S' };
+        check_cstr(py, name)?;
         self.write_pending_closes(py)?;
         frontend::close(variant, name, &mut self.outbuf).map_err(|e| io_err(py, e))?;
         frontend::sync(&mut self.outbuf);
@@ -511,6 +525,7 @@ impl PyBaseProtocol {
     /// thread. Resolves to the command status.
     fn copy_out(&mut self, py: Python<'_>, query: &str, sink: Py<PyAny>) -> PyResult<Py<PyAny>> {
         self.check_open(py)?;
+        check_cstr(py, query)?;
         self.write_pending_closes(py)?;
         frontend::query(query, &mut self.outbuf).map_err(|e| io_err(py, e))?;
         self.queries_count += 1;
@@ -522,6 +537,7 @@ impl PyBaseProtocol {
     /// resolves to the command status.
     fn copy_in(&mut self, py: Python<'_>, query: &str) -> PyResult<(Py<PyAny>, Py<PyAny>)> {
         self.check_open(py)?;
+        check_cstr(py, query)?;
         self.write_pending_closes(py)?;
         frontend::query(query, &mut self.outbuf).map_err(|e| io_err(py, e))?;
         self.queries_count += 1;
@@ -555,6 +571,8 @@ impl PyBaseProtocol {
     /// Abort a COPY FROM STDIN with `message`.
     fn copy_fail(&mut self, py: Python<'_>, message: &str) -> PyResult<()> {
         self.check_open(py)?;
+        let message = message.replace('\0', " ");
+        let message = message.as_str();
         frontend::copy_fail(message, &mut self.outbuf).map_err(|e| io_err(py, e))?;
         self.flush(py)
     }
@@ -1080,7 +1098,7 @@ impl PyBaseProtocol {
         let n = seq.len()?;
         if n != stmt.params.len() {
             let expected = stmt.params.len();
-            return Err(errors::client_error(
+            return Err(errors::client_error_with_hint(
                 py,
                 "InterfaceError",
                 format!(
@@ -1088,6 +1106,7 @@ impl PyBaseProtocol {
                     if expected == 1 { "" } else { "s" },
                     if n == 1 { "was" } else { "were" }
                 ),
+                "Check the query against the passed list of arguments.",
             ));
         }
         let out = &mut self.outbuf;
@@ -1606,7 +1625,7 @@ impl PyBaseProtocol {
                         None => py.None(),
                         Some(row) => {
                             if then.column >= stmt.columns.len() {
-                                let e = errors::client_error(py, "InterfaceError", "column index out of range");
+                                let e = PyIndexError::new_err("record index out of range");
                                 set_exception(py, &fut, e);
                                 return Ok(());
                             }
@@ -1917,6 +1936,18 @@ fn collect_fields(mut it: postgres_protocol::message::backend::ErrorFields<'_>) 
         out.push((f.type_(), String::from_utf8_lossy(f.value_bytes()).into_owned()));
     }
     Ok(out)
+}
+
+/// Strings sent as C strings cannot hold NUL: refuse them before anything is written.
+fn check_cstr(py: Python<'_>, s: &str) -> PyResult<()> {
+    if s.as_bytes().contains(&0) {
+        return Err(errors::client_error(
+            py,
+            "InterfaceError",
+            "string contains embedded null",
+        ));
+    }
+    Ok(())
 }
 
 fn put_cstr(py: Python<'_>, out: &mut BytesMut, s: &str) -> PyResult<()> {
