@@ -138,8 +138,12 @@ impl ArrayCodec {
         ArrayCodec { oid, elem_oid, elem }
     }
 
-    /// Binary array -> (nested) list; lower bounds are ignored, `{}` is `[]`.
+    /// Binary array -> (nested) list; lower bounds are ignored, `{}` is `[]`. Arrays of a type with
+    /// a text-format codec travel as array text and are decoded element by element.
     pub fn decode(&self, py: Python<'_>, buf: &[u8]) -> PyResult<Py<PyAny>> {
+        if self.elem.format_code() == 0 {
+            return super::text_array::parse_text_array(py, buf, &mut |py, s| self.elem.decode(py, s.as_bytes()));
+        }
         let mut r = Reader { buf };
         let ndim = r.i32()?;
         let flags = r.i32()?;
@@ -196,13 +200,16 @@ impl ArrayCodec {
         }
     }
 
-    /// Sequence (nested for more dimensions) -> binary array.
+    /// Sequence (nested for more dimensions) -> binary array (array text for text-format elements).
     pub fn encode(&self, value: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
         if !is_container(value, true)? {
             return Err(PyTypeError::new_err(format!(
                 "a sized iterable container expected (got type '{}')",
                 type_name_of(value)
             )));
+        }
+        if self.elem.format_code() == 0 {
+            return self.encode_text(value, out, 0);
         }
         let top = Seq::of(value)?;
         let mut dims: Vec<usize> = Vec::with_capacity(2);
@@ -287,6 +294,47 @@ impl ArrayCodec {
             let len = i32::try_from(out.len() - at - 4).map_err(|_| PyValueError::new_err("array element too long"))?;
             out[at..at + 4].copy_from_slice(&len.to_be_bytes());
         }
+        Ok(())
+    }
+}
+
+impl ArrayCodec {
+    /// Array text `{"a","b",NULL}` with every element quoted; the server checks the shape.
+    fn encode_text(&self, value: &Bound<'_, PyAny>, out: &mut Vec<u8>, depth: usize) -> PyResult<()> {
+        if depth >= MAX_DIMS {
+            return Err(PyValueError::new_err(format!(
+                "number of array dimensions ({}) exceed the maximum expected ({MAX_DIMS})",
+                depth + 1
+            )));
+        }
+        let seq = Seq::of(value)?;
+        out.push(b'{');
+        let mut scratch = Vec::new();
+        for i in 0..seq.len() {
+            if i > 0 {
+                out.push(b',');
+            }
+            let item = seq.get(i)?;
+            if item.is_none() {
+                out.extend_from_slice(b"NULL");
+            } else if is_container(&item, false)? {
+                self.encode_text(&item, out, depth + 1)?;
+            } else {
+                scratch.clear();
+                if let Err(e) = self.elem.encode(&item, &mut scratch) {
+                    return Err(element_error(item.py(), &e, (depth == 0).then_some(i)));
+                }
+                out.push(b'"');
+                for &b in &scratch {
+                    if b == b'"' || b == b'\\' {
+                        out.push(b'\\');
+                    }
+                    out.push(b);
+                }
+                out.push(b'"');
+            }
+        }
+        out.push(b'}');
         Ok(())
     }
 }

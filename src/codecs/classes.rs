@@ -69,6 +69,61 @@ cached_class!(
     "IPv6Network"
 );
 
+cached_class!(
+    /// `asyncpg_rs.types.Range`
+    range,
+    "asyncpg_rs.types",
+    "Range"
+);
+cached_class!(
+    /// `asyncpg_rs.types.BitString`
+    bit_string,
+    "asyncpg_rs.types",
+    "BitString"
+);
+cached_class!(
+    /// `asyncpg_rs.types.Point`
+    point,
+    "asyncpg_rs.types",
+    "Point"
+);
+cached_class!(
+    /// `asyncpg_rs.types.Box`
+    box_,
+    "asyncpg_rs.types",
+    "Box"
+);
+cached_class!(
+    /// `asyncpg_rs.types.Line`
+    line,
+    "asyncpg_rs.types",
+    "Line"
+);
+cached_class!(
+    /// `asyncpg_rs.types.LineSegment`
+    line_segment,
+    "asyncpg_rs.types",
+    "LineSegment"
+);
+cached_class!(
+    /// `asyncpg_rs.types.Path`
+    path,
+    "asyncpg_rs.types",
+    "Path"
+);
+cached_class!(
+    /// `asyncpg_rs.types.Polygon`
+    polygon,
+    "asyncpg_rs.types",
+    "Polygon"
+);
+cached_class!(
+    /// `asyncpg_rs.types.Circle`
+    circle,
+    "asyncpg_rs.types",
+    "Circle"
+);
+
 /// A module-level object (not a class), imported once.
 macro_rules! cached_object {
     ($(#[$doc:meta])* $fn_name:ident, $module:literal, $($attr:literal).+) => {

@@ -18,26 +18,39 @@
 //! `for_oid` gives `None` and the text fallback returns the server's text, as asyncpg does.
 
 mod array;
+mod bits;
 mod classes;
+mod composite;
 mod custom;
 mod datetime;
+mod geometry;
+mod hstore;
 mod network;
 mod numeric;
 mod oids;
+mod range;
+mod snapshot;
 mod text;
 mod text_array;
+mod user;
 mod uuid;
+mod wire;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_custom;
 
 use std::sync::Arc;
 
 use pyo3::prelude::*;
 
 pub use array::ArrayCodec;
+pub use composite::CompositeCodec;
 pub use custom::UserFormat;
 pub use oids::array_element;
+pub use range::{MultirangeCodec, RangeCodec};
+pub use user::UserCodec;
 
 /// A codec for one PostgreSQL type, dispatched with `match` (no trait objects on the hot path).
 #[derive(Clone, Debug)]
@@ -102,6 +115,39 @@ pub enum Codec {
     /// Text-format arrays of types asyncpg reads as text (money[], regtype[], ...): lists of str.
     /// Made by `Codec::for_text_oid`, never by `for_oid` (these columns must be sent as text).
     TextArray(u32),
+    /// A type exchanged as `str` in text format (`set_builtin_type_codec` to money, macaddr, ...).
+    TextFormat(u32),
+    /// point <-> `types.Point`
+    Point,
+    /// line <-> `types.Line`
+    Line,
+    /// lseg <-> `types.LineSegment`
+    Lseg,
+    /// box <-> `types.Box`
+    Box,
+    /// path <-> `types.Path`
+    Path,
+    /// polygon <-> `types.Polygon`
+    Polygon,
+    /// circle <-> `types.Circle`
+    Circle,
+    /// bit and varbit <-> `types.BitString` (the field is the type OID)
+    Bits(u32),
+    /// txid_snapshot and pg_snapshot <-> `(xmin, xmax, (xip, ...))` (the field is the type OID)
+    Snapshot(u32),
+    /// The anonymous `record` type -> tuple (fields by their own OIDs; never sent).
+    Record,
+    /// A composite type <-> Record.
+    Composite(Arc<CompositeCodec>),
+    /// A range type <-> `types.Range`.
+    Range(Arc<RangeCodec>),
+    /// A multirange type <-> list of `types.Range`.
+    Multirange(Arc<MultirangeCodec>),
+    /// hstore <-> dict (`set_builtin_type_codec(..., codec_name='pg_contrib.hstore')`; the field is
+    /// the type OID).
+    Hstore(u32),
+    /// A codec from `set_type_codec` (Python callables).
+    User(Arc<UserCodec>),
 }
 
 impl Codec {
@@ -136,7 +182,30 @@ impl Codec {
             INET => Codec::Inet,
             CIDR => Codec::Cidr,
             TID => Codec::Tid,
+            POINT => Codec::Point,
+            LINE => Codec::Line,
+            LSEG => Codec::Lseg,
+            BOX => Codec::Box,
+            PATH => Codec::Path,
+            POLYGON => Codec::Polygon,
+            CIRCLE => Codec::Circle,
+            BIT | VARBIT => Codec::Bits(oid),
+            TXID_SNAPSHOT | PG_SNAPSHOT => Codec::Snapshot(oid),
+            RECORD => Codec::Record,
             _ => {
+                if let Some(&(range, sub, _)) = RANGES.iter().find(|r| r.0 == oid || r.2 == oid) {
+                    let range_codec = Codec::Range(Arc::new(RangeCodec {
+                        oid: range,
+                        subtype: Codec::for_oid(sub)?,
+                    }));
+                    if oid == range {
+                        return Some(range_codec);
+                    }
+                    return Some(Codec::Multirange(Arc::new(MultirangeCodec {
+                        oid,
+                        range: range_codec,
+                    })));
+                }
                 let elem = oids::array_element(oid)?;
                 let elem_codec = Codec::for_oid(elem)?;
                 Codec::Array(Arc::new(ArrayCodec::new(oid, elem, elem_codec)))
@@ -190,12 +259,35 @@ impl Codec {
             Codec::Cidr => CIDR,
             Codec::Tid => TID,
             Codec::Array(a) => a.oid,
-            Codec::TextArray(oid) => *oid,
+            Codec::TextArray(oid)
+            | Codec::TextFormat(oid)
+            | Codec::Bits(oid)
+            | Codec::Snapshot(oid)
+            | Codec::Hstore(oid) => *oid,
+            Codec::Point => POINT,
+            Codec::Line => LINE,
+            Codec::Lseg => LSEG,
+            Codec::Box => BOX,
+            Codec::Path => PATH,
+            Codec::Polygon => POLYGON,
+            Codec::Circle => CIRCLE,
+            Codec::Record => RECORD,
+            Codec::Composite(c) => c.oid,
+            Codec::Range(r) => r.oid,
+            Codec::Multirange(m) => m.oid,
+            Codec::User(u) => u.oid,
         }
     }
 
     /// PostgreSQL's name of the type.
-    pub fn type_name(&self) -> &'static str {
+    pub fn type_name(&self) -> &str {
+        match self {
+            Codec::Composite(c) if !c.name.is_empty() => return &c.name,
+            Codec::Composite(_) => return "composite",
+            Codec::User(u) => return &u.name,
+            Codec::Hstore(_) => return "hstore",
+            _ => {}
+        }
         let oid = self.oid();
         oids::type_name(oid)
             .or_else(|| text_array::TEXT_ARRAY_TYPES.iter().find(|t| t.0 == oid).map(|t| t.1))
@@ -231,6 +323,22 @@ impl Codec {
             Codec::Tid => numeric::decode_tid(py, buf),
             Codec::Array(a) => a.decode(py, buf),
             Codec::TextArray(_) => text_array::decode_text_array(py, buf),
+            Codec::TextFormat(_) => text::decode_text(py, buf),
+            Codec::Point => geometry::decode_point(py, buf),
+            Codec::Line => geometry::decode_line(py, buf),
+            Codec::Lseg => geometry::decode_lseg(py, buf),
+            Codec::Box => geometry::decode_box(py, buf),
+            Codec::Path => geometry::decode_path(py, buf),
+            Codec::Polygon => geometry::decode_polygon(py, buf),
+            Codec::Circle => geometry::decode_circle(py, buf),
+            Codec::Bits(_) => bits::decode_bits(py, buf),
+            Codec::Snapshot(_) => snapshot::decode_snapshot(py, buf),
+            Codec::Record => composite::decode_record(py, buf),
+            Codec::Composite(c) => c.decode(py, buf),
+            Codec::Range(r) => r.decode(py, buf),
+            Codec::Multirange(m) => m.decode(py, buf),
+            Codec::Hstore(_) => hstore::decode_hstore(py, buf),
+            Codec::User(u) => u.decode(py, buf),
         }
     }
 
@@ -262,6 +370,21 @@ impl Codec {
             Codec::Tid => numeric::encode_tid(value, out),
             Codec::Array(a) => a.encode(value, out),
             Codec::TextArray(_) => text_array::encode_text_array(value, out),
+            Codec::TextFormat(_) => text::encode_text(value, out),
+            Codec::Point => geometry::encode_point(value, out),
+            Codec::Line => geometry::encode_line(value, out),
+            Codec::Lseg | Codec::Box => geometry::encode_two_points(value, out),
+            Codec::Path => geometry::encode_path(value, out),
+            Codec::Polygon => geometry::encode_polygon(value, out),
+            Codec::Circle => geometry::encode_circle(value, out),
+            Codec::Bits(_) => bits::encode_bits(value, out),
+            Codec::Snapshot(_) => snapshot::encode_snapshot(value, out),
+            Codec::Record => composite::encode_record(value, out),
+            Codec::Composite(c) => c.encode(value, out),
+            Codec::Range(r) => r.encode(value, out),
+            Codec::Multirange(m) => m.encode(value, out),
+            Codec::Hstore(_) => hstore::encode_hstore(value, out),
+            Codec::User(u) => u.encode(value, out),
         }
     }
 }

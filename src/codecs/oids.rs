@@ -37,6 +37,40 @@ pub const PG_LSN: u32 = 3220;
 pub const JSONB: u32 = 3802;
 pub const JSONPATH: u32 = 4072;
 pub const XID8: u32 = 5069;
+pub const POINT: u32 = 600;
+pub const LSEG: u32 = 601;
+pub const PATH: u32 = 602;
+pub const BOX: u32 = 603;
+pub const POLYGON: u32 = 604;
+pub const LINE: u32 = 628;
+pub const CIRCLE: u32 = 718;
+pub const BIT: u32 = 1560;
+pub const VARBIT: u32 = 1562;
+pub const RECORD: u32 = 2249;
+pub const TXID_SNAPSHOT: u32 = 2970;
+pub const PG_SNAPSHOT: u32 = 5038;
+pub const INT4RANGE: u32 = 3904;
+pub const NUMRANGE: u32 = 3906;
+pub const TSRANGE: u32 = 3908;
+pub const TSTZRANGE: u32 = 3910;
+pub const DATERANGE: u32 = 3912;
+pub const INT8RANGE: u32 = 3926;
+pub const INT4MULTIRANGE: u32 = 4451;
+pub const NUMMULTIRANGE: u32 = 4532;
+pub const TSMULTIRANGE: u32 = 4533;
+pub const TSTZMULTIRANGE: u32 = 4534;
+pub const DATEMULTIRANGE: u32 = 4535;
+pub const INT8MULTIRANGE: u32 = 4536;
+
+/// Builtin range types: (range OID, subtype OID, multirange OID).
+pub const RANGES: &[(u32, u32, u32)] = &[
+    (INT4RANGE, INT4, INT4MULTIRANGE),
+    (NUMRANGE, NUMERIC, NUMMULTIRANGE),
+    (TSRANGE, TIMESTAMP, TSMULTIRANGE),
+    (TSTZRANGE, TIMESTAMPTZ, TSTZMULTIRANGE),
+    (DATERANGE, DATE, DATEMULTIRANGE),
+    (INT8RANGE, INT8, INT8MULTIRANGE),
+];
 
 /// (type OID, name, array type OID) for every scalar with a codec.
 const SCALARS: &[(u32, &str, u32)] = &[
@@ -75,6 +109,30 @@ const SCALARS: &[(u32, &str, u32)] = &[
     (JSONB, "jsonb", 3807),
     (JSONPATH, "jsonpath", 4073),
     (XID8, "xid8", 271),
+    (POINT, "point", 1017),
+    (LSEG, "lseg", 1018),
+    (PATH, "path", 1019),
+    (BOX, "box", 1020),
+    (POLYGON, "polygon", 1027),
+    (LINE, "line", 629),
+    (CIRCLE, "circle", 719),
+    (BIT, "bit", 1561),
+    (VARBIT, "varbit", 1563),
+    (RECORD, "record", 2287),
+    (TXID_SNAPSHOT, "txid_snapshot", 2949),
+    (PG_SNAPSHOT, "pg_snapshot", 5039),
+    (INT4RANGE, "int4range", 3905),
+    (NUMRANGE, "numrange", 3907),
+    (TSRANGE, "tsrange", 3909),
+    (TSTZRANGE, "tstzrange", 3911),
+    (DATERANGE, "daterange", 3913),
+    (INT8RANGE, "int8range", 3927),
+    (INT4MULTIRANGE, "int4multirange", 6150),
+    (NUMMULTIRANGE, "nummultirange", 6151),
+    (TSMULTIRANGE, "tsmultirange", 6152),
+    (TSTZMULTIRANGE, "tstzmultirange", 6153),
+    (DATEMULTIRANGE, "datemultirange", 6155),
+    (INT8MULTIRANGE, "int8multirange", 6157),
 ];
 
 /// Types whose binary form is an array although they are not `_elem` arrays.
@@ -100,6 +158,17 @@ pub fn type_name(oid: u32) -> Option<&'static str> {
         return Some(v.1);
     }
     ARRAY_NAMES.iter().find(|a| a.0 == oid).map(|a| a.1)
+}
+
+/// The OID of a builtin type with a codec, by PostgreSQL's name (`int4`, `_text`, `int2vector`).
+pub fn oid_by_name(name: &str) -> Option<u32> {
+    SCALARS
+        .iter()
+        .map(|s| (s.0, s.1))
+        .chain(VECTORS.iter().map(|v| (v.0, v.1)))
+        .chain(ARRAY_NAMES.iter().copied())
+        .find(|(_, n)| *n == name)
+        .map(|(oid, _)| oid)
 }
 
 /// Array type names (static strings, so `type_name` needs no allocation).
@@ -137,6 +206,30 @@ const ARRAY_NAMES: &[(u32, &str)] = &[
     (3807, "_jsonb"),
     (4073, "_jsonpath"),
     (271, "_xid8"),
+    (1017, "_point"),
+    (1018, "_lseg"),
+    (1019, "_path"),
+    (1020, "_box"),
+    (1027, "_polygon"),
+    (629, "_line"),
+    (719, "_circle"),
+    (1561, "_bit"),
+    (1563, "_varbit"),
+    (2287, "_record"),
+    (2949, "_txid_snapshot"),
+    (5039, "_pg_snapshot"),
+    (3905, "_int4range"),
+    (3907, "_numrange"),
+    (3909, "_tsrange"),
+    (3911, "_tstzrange"),
+    (3913, "_daterange"),
+    (3927, "_int8range"),
+    (6150, "_int4multirange"),
+    (6151, "_nummultirange"),
+    (6152, "_tsmultirange"),
+    (6153, "_tstzmultirange"),
+    (6155, "_datemultirange"),
+    (6157, "_int8multirange"),
 ];
 
 #[cfg(test)]

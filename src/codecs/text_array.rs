@@ -35,6 +35,14 @@ fn bad(why: &str) -> PyErr {
 
 /// Array text -> nested list of str (NULL -> None).
 pub fn decode_text_array(py: Python<'_>, buf: &[u8]) -> PyResult<Py<PyAny>> {
+    parse_text_array(py, buf, &mut |py, s| Ok(PyString::new(py, s).into_any().unbind()))
+}
+
+/// The element decoder of `parse_text_array`: the element's text -> Python object.
+pub type ElementDecoder<'a> = dyn FnMut(Python<'_>, &str) -> PyResult<Py<PyAny>> + 'a;
+
+/// Array text -> nested list, each non-NULL element made by `elem` from its text (NULL -> None).
+pub fn parse_text_array(py: Python<'_>, buf: &[u8], elem: &mut ElementDecoder<'_>) -> PyResult<Py<PyAny>> {
     let text = std::str::from_utf8(buf).map_err(|_| bad("not UTF-8"))?;
     let mut rest = text.trim_start();
     if rest.starts_with('[') {
@@ -43,7 +51,7 @@ pub fn decode_text_array(py: Python<'_>, buf: &[u8]) -> PyResult<Py<PyAny>> {
         rest = rest[eq + 1..].trim_start();
     }
     let mut chars = rest.char_indices().peekable();
-    let list = parse_level(py, rest, &mut chars, 0)?;
+    let list = parse_level(py, rest, &mut chars, 0, elem)?;
     if chars.any(|(_, c)| !c.is_whitespace()) {
         return Err(bad("junk after closing brace"));
     }
@@ -52,7 +60,13 @@ pub fn decode_text_array(py: Python<'_>, buf: &[u8]) -> PyResult<Py<PyAny>> {
 
 type Chars<'a> = std::iter::Peekable<std::str::CharIndices<'a>>;
 
-fn parse_level<'py>(py: Python<'py>, src: &str, chars: &mut Chars<'_>, depth: usize) -> PyResult<Bound<'py, PyList>> {
+fn parse_level<'py>(
+    py: Python<'py>,
+    src: &str,
+    chars: &mut Chars<'_>,
+    depth: usize,
+    elem: &mut ElementDecoder<'_>,
+) -> PyResult<Bound<'py, PyList>> {
     if depth > 6 {
         return Err(bad("too many dimensions"));
     }
@@ -69,7 +83,7 @@ fn parse_level<'py>(py: Python<'py>, src: &str, chars: &mut Chars<'_>, depth: us
                 chars.next();
                 return Ok(list);
             }
-            Some((_, '{')) => list.append(parse_level(py, src, chars, depth + 1)?)?,
+            Some((_, '{')) => list.append(parse_level(py, src, chars, depth + 1, elem)?)?,
             Some((_, '"')) => {
                 chars.next();
                 let mut s = String::new();
@@ -81,7 +95,7 @@ fn parse_level<'py>(py: Python<'py>, src: &str, chars: &mut Chars<'_>, depth: us
                         Some((_, c)) => s.push(c),
                     }
                 }
-                list.append(PyString::new(py, &s))?;
+                list.append(elem(py, &s)?)?;
             }
             Some((start, _)) => {
                 let mut end = start;
@@ -105,7 +119,7 @@ fn parse_level<'py>(py: Python<'py>, src: &str, chars: &mut Chars<'_>, depth: us
                 if raw.eq_ignore_ascii_case("NULL") {
                     list.append(py.None())?;
                 } else {
-                    list.append(PyString::new(py, s.trim_end()))?;
+                    list.append(elem(py, s.trim_end())?)?;
                 }
             }
         }
