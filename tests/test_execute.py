@@ -503,7 +503,7 @@ async def test_concurrent_queries_on_one_connection(driver, con):
 
 async def test_pipelined_mixed_methods_and_errors(driver, con):
     if driver.__name__ == "asyncpg":
-        pytest.skip("asyncpg runs one operation at a time")
+        return await _asyncpg_refuses_a_second_operation(driver, con)
     await con.execute("CREATE TEMP TABLE pipe (a int PRIMARY KEY)")
     coros = []
     for i in range(40):
@@ -536,7 +536,7 @@ async def test_pipelined_mixed_methods_and_errors(driver, con):
 
 async def test_pipelined_queries_from_many_tasks(driver, con):
     if driver.__name__ == "asyncpg":
-        pytest.skip("asyncpg runs one operation at a time")
+        return await _asyncpg_refuses_a_second_operation(driver, con)
 
     async def worker(n):
         out = []
@@ -546,3 +546,12 @@ async def test_pipelined_queries_from_many_tasks(driver, con):
 
     results = await asyncio.gather(*(worker(n * 100) for n in range(20)))
     assert results == [[n * 100 + j for j in range(10)] for n in range(20)]
+
+
+async def _asyncpg_refuses_a_second_operation(driver, con):
+    """The deliberate difference: asyncpg refuses what asyncpg_rs pipelines."""
+    first = asyncio.ensure_future(con.fetchval("SELECT pg_sleep(0.05)"))
+    await asyncio.sleep(0.01)
+    with pytest.raises(driver.InterfaceError, match="another operation is in progress"):
+        await con.fetchval("SELECT 1")
+    await first

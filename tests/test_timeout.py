@@ -300,7 +300,7 @@ async def test_close_while_query_runs(driver, pg_dsn):
 async def test_cancel_queued_request_spares_the_running_one(driver, con):
     """Cancelling a request still queued behind another must not cancel the running one."""
     if driver.__name__ == "asyncpg":
-        pytest.skip("asyncpg runs one operation at a time")
+        return await _asyncpg_refuses_a_second_operation(driver, con)
     running = asyncio.ensure_future(con.fetchval("SELECT pg_sleep(0.5)::text || 'ran'"))
     queued = asyncio.ensure_future(con.fetchval("SELECT 'queued'"))
     await asyncio.sleep(0.1)
@@ -313,7 +313,7 @@ async def test_cancel_queued_request_spares_the_running_one(driver, con):
 
 async def test_timeout_of_queued_request_spares_the_running_one(driver, con):
     if driver.__name__ == "asyncpg":
-        pytest.skip("asyncpg runs one operation at a time")
+        return await _asyncpg_refuses_a_second_operation(driver, con)
     running = asyncio.ensure_future(con.fetchval("SELECT pg_sleep(0.6)::text || 'ran'"))
     await asyncio.sleep(0.05)
     with pytest.raises(asyncio.TimeoutError):
@@ -324,10 +324,19 @@ async def test_timeout_of_queued_request_spares_the_running_one(driver, con):
 
 async def test_timeout_of_running_request_spares_the_queued_ones(driver, con):
     if driver.__name__ == "asyncpg":
-        pytest.skip("asyncpg runs one operation at a time")
+        return await _asyncpg_refuses_a_second_operation(driver, con)
     slow = asyncio.ensure_future(con.fetchval(SLEEP, timeout=0.3))
     queued = [asyncio.ensure_future(con.fetchval("SELECT $1::int", i)) for i in range(5)]
     with pytest.raises(asyncio.TimeoutError):
         await slow
     assert await asyncio.wait_for(asyncio.gather(*queued), 5) == list(range(5))
     await _assert_usable(con)
+
+
+async def _asyncpg_refuses_a_second_operation(driver, con):
+    """The deliberate difference: asyncpg refuses what asyncpg_rs pipelines."""
+    first = asyncio.ensure_future(con.fetchval("SELECT pg_sleep(0.05)"))
+    await asyncio.sleep(0.01)
+    with pytest.raises(driver.InterfaceError, match="another operation is in progress"):
+        await con.fetchval("SELECT 1")
+    await first
