@@ -16,13 +16,24 @@ if typing.TYPE_CHECKING:
 __all__ = ("PreparedStatement",)
 
 
-def _type_of(oid: int, name: str | None) -> types.Type:
+def _type_of(protocol: typing.Any, oid: int, name: str | None) -> types.Type:
+    info = protocol.type_info(oid)
+    if info is not None:
+        return types.Type(oid, info[0], info[1], info[2])
     if name is None:
         return types.Type(oid, "unknown", "scalar", "")
     if name.startswith("_"):
         # asyncpg names array types after their element: int4[] rather than _int4.
         return types.Type(oid, name[1:] + "[]", "array", "pg_catalog")
-    return types.Type(oid, name, "scalar", "pg_catalog")
+    if name.endswith("multirange"):
+        kind = "multirange"
+    elif name.endswith("range"):
+        kind = "range"
+    elif name == "record":
+        kind = "composite"
+    else:
+        kind = "scalar"
+    return types.Type(oid, name, kind, "pg_catalog")
 
 
 class PreparedStatement:
@@ -70,12 +81,14 @@ class PreparedStatement:
 
     def get_parameters(self) -> tuple[types.Type, ...]:
         """The types of the statement's parameters."""
-        return tuple(_type_of(oid, name) for oid, name in self._state.parameters())
+        return tuple(
+            _type_of(self._con._protocol, oid, name) for oid, name in self._state.parameters()
+        )
 
     def get_attributes(self) -> tuple[types.Attribute, ...]:
         """The names and types of the result columns."""
         return tuple(
-            types.Attribute(name, _type_of(oid, tname))
+            types.Attribute(name, _type_of(self._con._protocol, oid, tname))
             for name, oid, tname in self._state.attributes()
         )
 

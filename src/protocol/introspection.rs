@@ -195,3 +195,31 @@ pub fn oid_array_literal(oids: &[u32]) -> String {
     let inner: Vec<String> = oids.iter().map(u32::to_string).collect();
     format!("{{{}}}", inner.join(","))
 }
+
+/// (name, kind, schema) of a described type as asyncpg's `Type` shows it: arrays are `elem[]`,
+/// domains show their base type, enums are scalars.
+pub fn describe(oid: u32, types: &HashMap<u32, TypeDesc>, depth: u8) -> Option<(String, &'static str, String)> {
+    if depth > 8 {
+        return None;
+    }
+    let Some(t) = types.get(&oid) else {
+        let name = Codec::for_oid(oid)?.type_name().to_owned();
+        let name = name
+            .strip_prefix('_')
+            .map_or_else(|| name.clone(), |n| format!("{n}[]"));
+        let kind = if name.ends_with("[]") { "array" } else { "scalar" };
+        return Some((name, kind, "pg_catalog".to_owned()));
+    };
+    if t.category == 'A' && t.elem != 0 {
+        let (elem, _, schema) = describe(t.elem, types, depth + 1)?;
+        return Some((format!("{elem}[]"), "array", schema));
+    }
+    let kind = match t.typtype {
+        'd' => return describe(t.base, types, depth + 1),
+        'c' => "composite",
+        'r' => "range",
+        'm' => "multirange",
+        _ => "scalar",
+    };
+    Some((t.name.clone(), kind, t.schema.clone()))
+}

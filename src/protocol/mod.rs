@@ -160,6 +160,8 @@ pub struct PyBaseProtocol {
     type_cache: HashMap<u32, Codec>,
     /// Codecs set by the user (`set_type_codec`), by OID; they win over everything else.
     overrides: HashMap<u32, Codec>,
+    /// Name, kind and schema of introspected types, as asyncpg's `Type` shows them.
+    type_info: HashMap<u32, (String, &'static str, String)>,
     /// OIDs already looked up (found or not), so that unknown types are queried once.
     introspected: HashSet<u32>,
     /// Names of statements to Close with the next request.
@@ -226,6 +228,7 @@ impl PyBaseProtocol {
             described: StatementCache::new(256, max_cacheable_statement_size, lifetime),
             to_close: Vec::new(),
             type_cache: HashMap::new(),
+            type_info: HashMap::new(),
             overrides: HashMap::new(),
             introspected: HashSet::new(),
             stmt_counter: 0,
@@ -712,10 +715,16 @@ impl PyBaseProtocol {
         self.clear_type_cache();
     }
 
+    /// (name, kind, schema) of an introspected type, as asyncpg's `Type` has them.
+    fn type_info(&self, oid: u32) -> Option<(String, &'static str, String)> {
+        self.type_info.get(&oid).cloned()
+    }
+
     /// Forget cached statements and introspected types (`reload_schema_state`).
     fn clear_type_cache(&mut self) {
         self.clear_statement_cache();
         self.type_cache.clear();
+        self.type_info.clear();
         self.introspected.clear();
     }
 
@@ -1611,6 +1620,11 @@ impl PyBaseProtocol {
                     introspection::build_codecs(py, &types, &known)?
                 };
                 self.type_cache.extend(built);
+                for oid in types.keys() {
+                    if let Some(info) = introspection::describe(*oid, &types, 0) {
+                        self.type_info.insert(*oid, info);
+                    }
+                }
                 self.introspected.extend(oids);
                 self.introspected.extend(types.keys().copied());
                 self.finish_prepare(py, fut, *resume)?;
