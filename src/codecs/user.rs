@@ -171,10 +171,14 @@ fn encode_tuple(layout: &TupleLayout, data: &Bound<'_, PyAny>, out: &mut Vec<u8>
     };
     let n = data.len()?;
     if n != expected {
-        let noun = if expected == 1 { "element" } else { "elements" };
+        // asyncpg's wording, including its timetz message ("time ... elements2").
+        let (name, noun) = match layout {
+            TupleLayout::TimeTz => ("time", "elements2"),
+            _ if expected == 1 => (layout.name(), "element"),
+            _ => (layout.name(), "elements"),
+        };
         return Err(PyValueError::new_err(format!(
-            "{} tuple encoder: expecting {expected} {noun} in tuple, got {n}",
-            layout.name()
+            "{name} tuple encoder: expecting {expected} {noun} in tuple, got {n}"
         )));
     }
     let item = |i: usize| data.get_item(i);
