@@ -14,6 +14,10 @@
 //! - `Codec::for_text_oid(oid)`: the codec for a type exchanged in text format (when `for_oid` gives
 //!   `None`): `Codec::text()`, or a list-making codec for arrays such as `money[]`, as asyncpg does.
 //!
+//! - Introspected and user types: `Codec::composite`, `range`, `multirange`, `user`, `builtin_by_name`
+//!   and `format_code` (custom.rs); `Codec::with_type_name(schema, name)` lets a composite name itself
+//!   in messages and `get_attributes()`.
+//!
 //! Types that asyncpg reads in text format (money, macaddr, regtype, ...) have no binary codec here:
 //! `for_oid` gives `None` and the text fallback returns the server's text, as asyncpg does.
 
