@@ -100,14 +100,26 @@ impl PyRecord {
                 desc.len()
             )));
         }
+        // SAFETY: every pointer is a live object owned by `values`.
+        let atomic = values
+            .iter()
+            .all(|v| unsafe { ffi::PyObject_GC_IsTracked(v.as_ptr()) == 0 });
         let record = PyRecord {
             desc: Arc::clone(desc),
             values: values.into_boxed_slice(),
         };
-        match record_class {
-            Some(cls) if !cls.is(py.get_type::<PyRecord>()) => Self::new_subclass_object(py, record, cls),
-            _ => Ok(Py::new(py, record)?.into_any()),
+        let obj = match record_class {
+            Some(cls) if !cls.is(py.get_type::<PyRecord>()) => Self::new_subclass_object(py, record, cls)?,
+            _ => Py::new(py, record)?.into_any(),
+        };
+        if atomic {
+            // NOTE: a row of untracked values (ints, str, floats, None, dates, ...) cannot be part of a
+            // reference cycle, so the cycle collector need not visit it, as CPython does for such
+            // tuples. Profiled 2026-11-25: GC traversal was a third of a 100,000-row fetch.
+            // SAFETY: `obj` is a live Record, tracked by its allocator; untracking it is allowed.
+            unsafe { ffi::PyObject_GC_UnTrack(obj.as_ptr().cast()) };
         }
+        Ok(obj)
     }
 
     /// Make an instance of a Python subclass of Record through Record's own `tp_new`, which
