@@ -177,7 +177,7 @@ fn resolve(
                     }
                 }
                 if complete {
-                    Codec::composite(py, oid, fields)?
+                    Codec::composite(py, oid, fields)?.map(|c| c.with_type_name(&t.schema, &t.name))
                 } else {
                     None
                 }

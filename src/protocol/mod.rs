@@ -1139,10 +1139,11 @@ impl PyBaseProtocol {
             scratch.clear();
             let encoded = match &p.codec {
                 Some(codec) => codec.encode(&value, &mut scratch),
-                None => value.str().and_then(|s| {
-                    scratch.extend_from_slice(s.to_str()?.as_bytes());
-                    Ok(())
-                }),
+                // Types read as text (money, macaddr, ...) take str, as in asyncpg.
+                None => match value.cast::<PyString>() {
+                    Ok(s) => s.to_str().map(|s| scratch.extend_from_slice(s.as_bytes())),
+                    Err(_) => Err(PyTypeError::new_err(format!("expected str, got {}", type_name(&value)))),
+                },
             };
             if let Err(e) = encoded {
                 return Err(argument_error(py, i, row, &value, &e));
@@ -1562,7 +1563,15 @@ impl PyBaseProtocol {
             };
             let err = match failure {
                 Failure::Server(fields) => errors::server_error(py, &fields, query),
-                Failure::Client(e) => e,
+                Failure::Client(e) => {
+                    if errors::class(py, "OutdatedSchemaCacheError")
+                        .is_ok_and(|c| e.value(py).is_instance(&c).unwrap_or(false))
+                    {
+                        // A type changed under us: describe types and statements again next time.
+                        self.clear_type_cache();
+                    }
+                    e
+                }
             };
             if matches!(kind, Kind::Startup) {
                 self.state = State::Closed;
@@ -1785,7 +1794,9 @@ fn redescribe(
                 )
             })?
         } else {
-            Codec::for_text_oid(oid)
+            lookup(oid)
+                .filter(|c| c.format_code() == 0)
+                .unwrap_or_else(|| Codec::for_text_oid(oid))
         };
         columns.push(Column {
             name,
@@ -1899,6 +1910,16 @@ fn decode_row_bytes(
 }
 
 fn decode_error(py: Python<'_>, col: &Column, e: &PyErr) -> PyErr {
+    // The user's decoder speaks for itself, and so do our own client errors
+    // (OutdatedSchemaCacheError, ...): only codec failures on bad bytes are wrapped.
+    let ours = ["InterfaceError", "InternalClientError"].iter().any(|name| {
+        errors::class(py, name)
+            .and_then(|c| e.value(py).is_instance(&c))
+            .unwrap_or(false)
+    });
+    if matches!(col.codec, Codec::User(_)) || ours {
+        return e.clone_ref(py);
+    }
     let msg = format!(
         "could not decode column {:?} of type {}: {}",
         col.name,

@@ -183,11 +183,6 @@ async def test_rejects_bad_parameters_like_asyncpg(cons, schema):
         assert str(our_exc.value) == str(ref_exc.value), shown
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the protocol does not pass the composite's name to the codec yet "
-    "(introspection should call Codec::with_type_name)",
-)
 async def test_mapping_with_an_unknown_field_names_the_type_like_asyncpg(cons, schema):
     ref, ours = cons
     query = f"SELECT $1::{schema}.comp"

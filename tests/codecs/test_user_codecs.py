@@ -226,11 +226,6 @@ async def test_encoder_exceptions_become_data_errors(pg_dsn):
     await assert_same(pg_dsn, scenario)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the protocol wraps every decode error as InternalClientError; asyncpg lets the "
-    "decoder's own exception through",
-)
 async def test_decoder_exceptions_propagate(pg_dsn):
     def boom(value):
         raise ZeroDivisionError("boom")
