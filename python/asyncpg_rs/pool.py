@@ -935,53 +935,95 @@ class Pool:
 
     # -- shortcuts: acquire, run one call, release --
 
+    async def _shortcut(self, method, *args, **kwargs):
+        """Acquire, run one Connection method, release: without a proxy or an acquire context,
+        since no user code ever sees the connection, and with the reset sent without waiting."""
+        if self._setup is not None or self._closing or self._closed or not self._initialized:
+            async with self.acquire() as con:
+                return await getattr(con, method)(*args, **kwargs)
+        holder = await self._get_holder()
+        con = holder._con
+        if con is None or con.is_closed() or holder._generation != self._generation:
+            # Reconnect or replace through the full path.
+            try:
+                proxy = await holder.acquire()
+            except BaseException:
+                self._put_holder(holder)
+                self._schedule_maintenance()
+                raise
+            try:
+                return await getattr(proxy, method)(*args, **kwargs)
+            finally:
+                await self.release(proxy)
+        holder._cancel_idle_timer()
+        holder._in_use = self._loop.create_future()
+        try:
+            return await getattr(type(con), method)(con, *args, **kwargs)
+        finally:
+            if holder._con is not con:
+                pass  # the connection was lost; its seat has been given back already
+            elif (
+                holder._query_count() < self._max_queries
+                and holder._generation == self._generation
+                and _default_reset(con)
+                and con._reset_nowait()
+            ):
+                holder._free()
+                holder._arm_idle_timer()
+            else:
+                holder._releasing = True
+                try:
+                    await asyncio.shield(holder._release(None))
+                finally:
+                    holder._releasing = False
+
     async def execute(self, query, *args, timeout=None):
         """Execute an SQL command (or commands) on a pooled connection.
 
         Behaves like :meth:`Connection.execute() <asyncpg_rs.connection.Connection.execute>`.
         """
-        async with self.acquire() as con:
-            return await con.execute(query, *args, timeout=timeout)
+        return await self._shortcut("execute", query, *args, timeout=timeout)
 
     async def executemany(self, command, args, *, timeout=None):
         """Execute an SQL *command* for each sequence of arguments in *args*.
 
         Behaves like :meth:`Connection.executemany()`.
         """
-        async with self.acquire() as con:
-            return await con.executemany(command, args, timeout=timeout)
+        return await self._shortcut("executemany", command, args, timeout=timeout)
 
     async def fetch(self, query, *args, timeout=None, record_class=None):
         """Run a query and return the results as a list of Record.
 
         Behaves like :meth:`Connection.fetch()`.
         """
-        async with self.acquire() as con:
-            return await con.fetch(query, *args, timeout=timeout, record_class=record_class)
+        return await self._shortcut(
+            "fetch", query, *args, timeout=timeout, record_class=record_class
+        )
 
     async def fetchval(self, query, *args, column=0, timeout=None):
         """Run a query and return a value in the first row.
 
         Behaves like :meth:`Connection.fetchval()`.
         """
-        async with self.acquire() as con:
-            return await con.fetchval(query, *args, column=column, timeout=timeout)
+        return await self._shortcut("fetchval", query, *args, column=column, timeout=timeout)
 
     async def fetchrow(self, query, *args, timeout=None, record_class=None):
         """Run a query and return the first row.
 
         Behaves like :meth:`Connection.fetchrow()`.
         """
-        async with self.acquire() as con:
-            return await con.fetchrow(query, *args, timeout=timeout, record_class=record_class)
+        return await self._shortcut(
+            "fetchrow", query, *args, timeout=timeout, record_class=record_class
+        )
 
     async def fetchmany(self, query, args, *, timeout=None, record_class=None):
         """Run a query for each sequence of arguments in *args* and return all rows.
 
         Behaves like :meth:`Connection.fetchmany()`.
         """
-        async with self.acquire() as con:
-            return await con.fetchmany(query, args, timeout=timeout, record_class=record_class)
+        return await self._shortcut(
+            "fetchmany", query, args, timeout=timeout, record_class=record_class
+        )
 
     async def copy_from_table(
         self,
