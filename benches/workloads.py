@@ -1,0 +1,351 @@
+"""Benchmark workloads, written once for any asyncpg-compatible driver module.
+
+Each workload is an async function ``workload(env) -> Bench``.  It opens what it needs through
+``env`` (which knows the driver module, the DSN and the concurrency) and returns the operation to
+time: ``op(task, i)`` is awaited ``loops`` times in total, spread over ``env.concurrency`` tasks;
+``task`` is the index of the task running it (0 .. concurrency-1) and ``i`` the operation number.
+Nothing here imports asyncpg or asyncpg_rs: the same code runs against both.
+
+``WORKLOADS`` lists them with the concurrencies each is measured at.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime
+import decimal
+from collections.abc import Awaitable
+from typing import Any, Callable, Optional
+
+POOL_SIZE = 10
+
+Op = Callable[[int, int], Awaitable[Any]]
+
+
+@dataclasses.dataclass
+class Bench:
+    """What a workload hands to the timer."""
+
+    op: Op
+    # Awaited before each timed batch, outside the timing (e.g. to empty a table).
+    reset: Optional[Callable[[], Awaitable[Any]]] = None
+    # A line for the results when the workload had to pick between strategies.
+    note: str = ""
+
+
+class Env:
+    """The driver, the server and the concurrency a workload runs with; closes what it opened."""
+
+    def __init__(self, driver: Any, dsn: str, concurrency: int) -> None:
+        self.driver = driver
+        self.dsn = dsn
+        self.concurrency = concurrency
+        self._closers: list[Callable[[], Awaitable[Any]]] = []
+
+    async def connect(self) -> Any:
+        con = await self.driver.connect(self.dsn)
+        self._closers.append(con.close)
+        return con
+
+    async def create_pool(self, size: int = POOL_SIZE) -> Any:
+        pool = await self.driver.create_pool(self.dsn, min_size=size, max_size=size)
+        self._closers.append(pool.close)
+        return pool
+
+    async def connections(self) -> list[Any]:
+        """One connection per task: a plain connection at concurrency 1, else a pool's.
+
+        At concurrency N the connections come from a pool of N, acquired once, so the timing
+        covers the queries and not the pool's acquire/release (``pool_fetchrow_100`` does that).
+        """
+        if self.concurrency == 1:
+            return [await self.connect()]
+        pool = await self.create_pool(self.concurrency)
+        cons = [await pool.acquire() for _ in range(self.concurrency)]
+
+        async def release() -> None:
+            for con in cons:
+                await pool.release(con)
+
+        self._closers.append(release)
+        return cons
+
+    async def aclose(self) -> None:
+        while self._closers:
+            await self._closers.pop()()
+
+
+# -- the workloads ----------------------------------------------------------------------------
+
+
+async def select1(env: Env) -> Bench:
+    """``fetchval('SELECT 1')`` in a loop: the per-query overhead of the driver."""
+    cons = await env.connections()
+
+    def op(task: int, i: int) -> Awaitable[Any]:
+        return cons[task].fetchval("SELECT 1")
+
+    return Bench(op)
+
+
+FETCH_1000_MIXED_SQL = """\
+SELECT i AS id,
+       'row number ' || i AS label,
+       i * 1.5::float8 AS score,
+       timestamptz '2024-01-01 00:00:00+00' + i * interval '1 minute' AS created,
+       (i * 1.25)::numeric(12, 2) AS amount
+FROM generate_series(1, 1000) AS i"""
+
+
+async def fetch_1000_mixed(env: Env) -> Bench:
+    """``fetch`` of 1,000 rows of int4, text, float8, timestamptz and numeric."""
+    cons = await env.connections()
+
+    def op(task: int, i: int) -> Awaitable[Any]:
+        return cons[task].fetch(FETCH_1000_MIXED_SQL)
+
+    return Bench(op)
+
+
+async def pg_type(env: Env) -> Bench:
+    """``SELECT * FROM pg_type``: ~600 rows of catalog types (oid, name, char, aclitem[], ...)."""
+    (con,) = await env.connections()
+
+    def op(task: int, i: int) -> Awaitable[Any]:
+        return con.fetch("SELECT * FROM pg_type")
+
+    return Bench(op)
+
+
+async def generate_series_100k(env: Env) -> Bench:
+    """``fetch`` of 100,000 one-column int4 rows: the per-row cost."""
+    (con,) = await env.connections()
+
+    def op(task: int, i: int) -> Awaitable[Any]:
+        return con.fetch("SELECT i FROM generate_series(1, 100000) AS i")
+
+    return Bench(op)
+
+
+def _wide_sql(columns: int = 50, rows: int = 500) -> str:
+    exprs = []
+    for c in range(columns):
+        if c % 2:
+            exprs.append(f"'value ' || (i + {c}) AS c{c}")
+        else:
+            exprs.append(f"i + {c} AS c{c}")
+    return f"SELECT {', '.join(exprs)} FROM generate_series(1, {rows}) AS i"
+
+
+WIDE_50COLS_SQL = _wide_sql()
+
+
+async def wide_50cols(env: Env) -> Bench:
+    """``fetch`` of 500 rows of 50 columns (int4 and text alternating)."""
+    (con,) = await env.connections()
+
+    def op(task: int, i: int) -> Awaitable[Any]:
+        return con.fetch(WIDE_50COLS_SQL)
+
+    return Bench(op)
+
+
+ARRAYS_SQL = (
+    "SELECT ARRAY[{ints}]::int4[] AS ints, ARRAY[{texts}]::text[] AS texts "
+    "FROM generate_series(1, 1000) AS i"
+).format(
+    ints=", ".join(f"i + {k}" for k in range(10)),
+    texts=", ".join(f"'item ' || (i + {k})" for k in range(10)),
+)
+
+
+async def arrays(env: Env) -> Bench:
+    """``fetch`` of 1,000 rows, each with an int4[10] and a text[10]."""
+    (con,) = await env.connections()
+
+    def op(task: int, i: int) -> Awaitable[Any]:
+        return con.fetch(ARRAYS_SQL)
+
+    return Bench(op)
+
+
+EXECUTEMANY_ROWS = [(n, f"name {n}", n * 0.5) for n in range(10_000)]
+
+
+async def executemany_10k(env: Env) -> Bench:
+    """``executemany`` of 10,000 rows (int4, text, float8) into a temp table, emptied between batches."""
+    (con,) = await env.connections()
+    await con.execute("CREATE TEMP TABLE bench_executemany (a int4, b text, c float8)")
+
+    def op(task: int, i: int) -> Awaitable[Any]:
+        return con.executemany(
+            "INSERT INTO bench_executemany (a, b, c) VALUES ($1, $2, $3)", EXECUTEMANY_ROWS
+        )
+
+    def reset() -> Awaitable[Any]:
+        return con.execute("TRUNCATE bench_executemany")
+
+    return Bench(op, reset=reset)
+
+
+async def prepared_fetchrow(env: Env) -> Bench:
+    """``PreparedStatement.fetchrow`` in a loop (no statement-cache lookup)."""
+    (con,) = await env.connections()
+    stmt = await con.prepare("SELECT $1::int4 AS id, $2::text AS name, now() AS at")
+
+    def op(task: int, i: int) -> Awaitable[Any]:
+        return stmt.fetchrow(i, "name")
+
+    return Bench(op)
+
+
+async def _shares_one_connection(con: Any) -> bool:
+    """Whether the driver runs concurrent queries on one connection (asyncpg refuses)."""
+    results = await asyncio.gather(
+        con.fetchval("SELECT 1"), con.fetchval("SELECT 2"), return_exceptions=True
+    )
+    for result in results:
+        # asyncpg: InterfaceError("cannot perform operation: another operation is in progress")
+        if isinstance(result, BaseException):
+            if type(result).__name__ != "InterfaceError":
+                raise result
+            return False
+    if results != [1, 2]:
+        raise AssertionError(f"concurrent fetchval on one connection returned {results!r}")
+    return True
+
+
+async def pipelined_50_tasks(env: Env) -> Bench:
+    """50 tasks issuing ``fetchval('SELECT $1::int4', i)``.
+
+    A driver that pipelines runs them all on one shared connection; one that cannot (asyncpg)
+    gets its best equivalent, a pool of 10 that the 50 tasks share.
+    """
+    con = await env.connect()
+    if await _shares_one_connection(con):
+
+        def op(task: int, i: int) -> Awaitable[Any]:
+            return con.fetchval("SELECT $1::int4", i)
+
+        return Bench(op, note="50 tasks on one shared connection")
+
+    pool = await env.create_pool()
+
+    def pool_op(task: int, i: int) -> Awaitable[Any]:
+        return pool.fetchval("SELECT $1::int4", i)
+
+    return Bench(pool_op, note="50 tasks on a pool of 10 (one connection cannot be shared)")
+
+
+async def pool_fetchrow_100(env: Env) -> Bench:
+    """100 tasks calling ``pool.fetchrow('SELECT $1::int4', i)`` on a pool of 10."""
+    pool = await env.create_pool()
+
+    def op(task: int, i: int) -> Awaitable[Any]:
+        return pool.fetchrow("SELECT $1::int4", i)
+
+    return Bench(op)
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    """A workload and the concurrencies (number of tasks) it is measured at."""
+
+    name: str
+    func: Callable[[Env], Awaitable[Bench]]
+    concurrencies: tuple[int, ...] = (1,)
+    description: str = ""
+
+
+def _spec(func: Callable[[Env], Awaitable[Bench]], *concurrencies: int) -> Spec:
+    doc = (func.__doc__ or "").strip().splitlines()[0]
+    return Spec(func.__name__, func, concurrencies or (1,), doc)
+
+
+WORKLOADS: dict[str, Spec] = {
+    s.name: s
+    for s in (
+        _spec(select1, 1, POOL_SIZE),
+        _spec(fetch_1000_mixed, 1, POOL_SIZE),
+        _spec(pg_type),
+        _spec(generate_series_100k),
+        _spec(wide_50cols),
+        _spec(arrays),
+        _spec(executemany_10k),
+        _spec(prepared_fetchrow),
+        _spec(pipelined_50_tasks, 50),
+        _spec(pool_fetchrow_100, 100),
+    )
+}
+
+
+def bench_key(name: str, concurrency: int) -> str:
+    """Name of one measured case, e.g. ``select1`` or ``select1_c10``."""
+    spec = WORKLOADS[name]
+    return name if concurrency == spec.concurrencies[0] else f"{name}_c{concurrency}"
+
+
+# What the first operation (task 0, i=0) must return, checked once before timing so that a driver
+# returning wrong data is reported instead of measured.  Each entry: (summary of the result,
+# expected summary); fetches are summarised as (number of rows, first row as a tuple).
+def _rows(result: Any) -> Any:
+    return (len(result), tuple(result[0]))
+
+
+_EXPECTED: dict[str, tuple[Callable[[Any], Any], Any]] = {
+    "select1": (lambda r: r, 1),
+    "fetch_1000_mixed": (
+        _rows,
+        (
+            1000,
+            (
+                1,
+                "row number 1",
+                1.5,
+                datetime.datetime(2024, 1, 1, 0, 1, tzinfo=datetime.timezone.utc),
+                decimal.Decimal("1.25"),
+            ),
+        ),
+    ),
+    "pg_type": (lambda r: {"int4", "text", "pg_type"} <= {row["typname"] for row in r}, True),
+    "generate_series_100k": (_rows, (100_000, (1,))),
+    "wide_50cols": (
+        _rows,
+        (500, tuple(1 + c if c % 2 == 0 else f"value {1 + c}" for c in range(50))),
+    ),
+    "arrays": (_rows, (1000, (list(range(1, 11)), [f"item {k}" for k in range(1, 11)]))),
+    "executemany_10k": (lambda r: r, None),
+    "prepared_fetchrow": (lambda r: (r["id"], r["name"]), (0, "name")),
+    "pipelined_50_tasks": (lambda r: r, 0),
+    "pool_fetchrow_100": (lambda r: tuple(r), (0,)),
+}
+
+
+# Workloads whose operation i returns i: checked with all tasks running at once, so that a driver
+# mixing up the answers of concurrent queries is reported instead of measured.
+ECHOES_I: dict[str, Callable[[Any], Any]] = {
+    "prepared_fetchrow": lambda r: r["id"],
+    "pipelined_50_tasks": lambda r: r,
+    "pool_fetchrow_100": lambda r: r[0],
+}
+
+
+def check_concurrent(name: str, results: list[Any]) -> None:
+    """Raise AssertionError unless ``results[i]`` (from operation i) echoes i."""
+    echo = ECHOES_I.get(name)
+    if echo is None:
+        return
+    wrong = [(i, r) for i, r in enumerate(results) if echo(r) != i]
+    if wrong:
+        raise AssertionError(
+            f"{name}: {len(wrong)} of {len(results)} answers mixed up: {wrong[:3]}"
+        )
+
+
+def check_result(name: str, result: Any) -> None:
+    """Raise AssertionError if the first operation's result is not what the workload expects."""
+    summarise, expected = _EXPECTED[name]
+    got = summarise(result)
+    if got != expected:
+        raise AssertionError(f"{name}: expected {expected!r}, got {got!r}"[:300])
