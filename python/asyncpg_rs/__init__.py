@@ -12,6 +12,7 @@ from . import serverversion as serverversion
 from . import transaction as transaction
 from . import types as types
 from . import utils as utils
+from ._compat import install_as_asyncpg as install_as_asyncpg
 from ._native import Record as Record
 from .connection import Connection as Connection
 from .connection import connect as connect
@@ -33,4 +34,12 @@ from .types import Type as Type
 
 __version__ = "0.32.0"
 
-__all__ = ("connect", "create_pool", "Pool", "Record", "Connection", *exceptions.__all__)  # noqa: PLE0604
+__all__ = (  # noqa: PLE0604
+    "connect",
+    "create_pool",
+    "Pool",
+    "Record",
+    "Connection",
+    "install_as_asyncpg",
+    *exceptions.__all__,
+)
