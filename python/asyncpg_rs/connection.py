@@ -259,6 +259,10 @@ class Connection(metaclass=ConnectionMeta):
         self, query: str, *args: typing.Any, column: int = 0, timeout: float | None = None
     ) -> typing.Any:
         """Run a query and return a value in the first row (column `column`), or None."""
+        if not isinstance(column, int):
+            # A column name (asyncpg indexes the first Record with it): fetch the row.
+            row = await self.fetchrow(query, *args, timeout=timeout)
+            return None if row is None else row[column]
         if self._cancel_barrier is not None:
             await self._barrier()
         if self._query_loggers:

@@ -116,6 +116,10 @@ class PreparedStatement:
         self, *args: typing.Any, column: int = 0, timeout: float | None = None
     ) -> typing.Any:
         """Run the statement and return a value of the first row, or None."""
+        if not isinstance(column, int):
+            # A column name (asyncpg indexes the first Record with it): fetch the row.
+            row = await self.fetchrow(*args, timeout=timeout)
+            return None if row is None else row[column]
         return await self._run(args, MODE_VAL, column, timeout, "fetchval")
 
     async def _run_many(
