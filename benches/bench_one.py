@@ -11,7 +11,9 @@ line (``{"ok": ..., "op_seconds": ..., "error": ...}``) instead of benchmarking.
 pyperf runs the timing in worker processes; each worker keeps one event loop and the workload's
 connections for all its batches, times ``loops`` operations per batch and, with ``--latency-dir``,
 writes the latency of every operation of its measured batches (not warmups, not calibration) to
-``<dir>/<key>.<driver>.<pid>.f64`` (float64 seconds, native byte order).
+``<dir>/<key>.<driver>.<pid>.f64`` (float64 seconds, native byte order), and the process's CPU
+time over those batches (``time.process_time()``) and their operation count to
+``<dir>/<key>.<driver>.<pid>.cpu.json``.
 """
 
 from __future__ import annotations
@@ -68,6 +70,9 @@ class Case:
         self.env: workloads.Env | None = None
         self.bench: workloads.Bench | None = None
         self.batches: list[array.array] = []
+        # (client process CPU seconds, operations) per batch: time.process_time() counts every
+        # thread of this process, user and system time.
+        self.cpu: list[tuple[float, int]] = []
 
     async def _setup(self) -> workloads.Bench:
         driver = importlib.import_module(self.driver_name)
@@ -88,7 +93,9 @@ class Case:
         if bench.reset is not None:
             self.loop.run_until_complete(bench.reset())
         latencies = array.array("d")
+        cpu = time.process_time()
         elapsed = self.loop.run_until_complete(self._run(bench.op, loops, latencies))
+        self.cpu.append((time.process_time() - cpu, loops))
         self.batches.append(latencies)
         return elapsed
 
@@ -221,6 +228,16 @@ def main() -> None:
             with open(path, "wb") as f:
                 for batch in case.batches[skip:]:
                     batch.tofile(f)
+            measured_cpu = case.cpu[skip:]
+            cpu_path = path.with_suffix(".cpu.json")
+            cpu_path.write_text(
+                json.dumps(
+                    {
+                        "cpu_s": sum(c for c, _ in measured_cpu),
+                        "ops": sum(n for _, n in measured_cpu),
+                    }
+                )
+            )
 
 
 if __name__ == "__main__":

@@ -27,10 +27,13 @@ MISSING = "#9a9a9a"
 
 
 def newest_results() -> Path:
-    files = sorted(p for p in RESULTS_DIR.glob("*.json") if not p.name.startswith("tmp"))
+    """The newest run.py results (not memory.py's or ceiling.py's files, kept alongside)."""
+    files = sorted(
+        p for mode in ("normal", "fast") for p in RESULTS_DIR.glob(f"[0-9]*-{mode}.json")
+    )
     if not files:
         sys.exit("no results in benches/results; run benches/run.py first")
-    return files[-1]  # names start with the UTC time of the run
+    return files[-1]  # names start with the UTC time of the run, sorted by it
 
 
 def load_bars(data: dict[str, Any]) -> list[tuple[str, float | None, str]]:

@@ -6,7 +6,8 @@ Without --dsn a throwaway PostgreSQL cluster is started (and removed) for the ru
 workload, concurrency and driver it first checks one operation (a failure is reported as
 "error: ..." and the run goes on), then times it with pyperf (benches/bench_one.py, in worker
 processes).  Prints a table (ops/s, ratio asyncpg_rs/asyncpg, median and p99 latency per
-operation) and writes everything, pyperf's raw values included, to benches/results/*.json.
+operation, the client process's CPU time per operation) and writes everything, pyperf's raw
+values included, to benches/results/*.json.
 """
 
 from __future__ import annotations
@@ -199,6 +200,16 @@ def latency_summary(files: list[Path]) -> dict[str, Any]:
     return {"ops_sampled": n, "median_ms": pct(0.5) * 1e3, "p99_ms": pct(0.99) * 1e3}
 
 
+def cpu_per_op(files: list[Path]) -> float | None:
+    """Client CPU microseconds per operation over the workers' measured batches."""
+    cpu = ops = 0.0
+    for path in files:
+        data = json.loads(path.read_text())
+        cpu += data["cpu_s"]
+        ops += data["ops"]
+    return cpu / ops * 1e6 if ops else None
+
+
 def run_pyperf(cmd: list[str], timeout: float) -> str:
     """Run one pyperf invocation; return an error message, or "" if it succeeded."""
     try:
@@ -273,6 +284,7 @@ def time_case(
                 "values": bench.get_nvalue(),
             },
             "latency": latency_summary(sorted(st["latency_dir"].glob("*.f64"))),
+            "cpu_us_per_op": cpu_per_op(sorted(st["latency_dir"].glob("*.cpu.json"))),
             "pyperf": json.loads(st["output"].read_text()),
         }
     return entries
@@ -293,6 +305,16 @@ def fmt_latency(entry: dict[str, Any] | None) -> str:
     return f"{lat['median_ms']:.3g} / {lat['p99_ms']:.3g}"
 
 
+def fmt_cpu(entry: dict[str, Any] | None) -> str:
+    if not entry or entry.get("cpu_us_per_op") is None:
+        return "-"
+    return (
+        f"{entry['cpu_us_per_op']:,.3g}"
+        if entry["cpu_us_per_op"] < 100
+        else (f"{entry['cpu_us_per_op']:,.0f}")
+    )
+
+
 def ratio(row: dict[str, Any]) -> float | None:
     base, ours = row["drivers"].get("asyncpg"), row["drivers"].get("asyncpg_rs")
     if not base or not ours or "error" in base or "error" in ours:
@@ -310,6 +332,8 @@ def render_table(rows: list[dict[str, Any]]) -> str:
         "ratio rs/asyncpg",
         "asyncpg p50 / p99 ms",
         "asyncpg_rs p50 / p99 ms",
+        "asyncpg CPU µs/op",
+        "asyncpg_rs CPU µs/op",
     ]
     body = []
     notes = []
@@ -325,6 +349,8 @@ def render_table(rows: list[dict[str, Any]]) -> str:
                 f"{r:.2f}x" if r is not None else "-",
                 fmt_latency(base),
                 fmt_latency(ours),
+                fmt_cpu(base),
+                fmt_cpu(ours),
             ]
         )
         for driver, entry in row["drivers"].items():
