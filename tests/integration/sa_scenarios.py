@@ -662,6 +662,14 @@ async def invalidation_after_terminate() -> Any:
     async with eng.connect() as conn:
         pid3 = await conn.scalar(sa.text("SELECT pg_backend_pid()"))
     out["recovered"] = pid3 not in (pid1, None)
+    # pre-ping of an AUTOCOMMIT engine (no transaction around the ping).
+    auto = engine(pool_pre_ping=True, pool_size=1, max_overflow=0, isolation_level="AUTOCOMMIT")
+    async with auto.connect() as conn:
+        pid5 = await conn.scalar(sa.text("SELECT pg_backend_pid()"))
+    await kill(pid5)
+    async with auto.connect() as conn:
+        out["autocommit_pre_ping"] = pid5 != await conn.scalar(sa.text("SELECT pg_backend_pid()"))
+    await auto.dispose()
     # Killed in the middle of a transaction.
     async with eng.connect() as conn:
         await conn.execute(sa.text("SELECT 1"))
@@ -734,6 +742,36 @@ async def schema_change_invalidation() -> Any:
             out["after"] = [type(e).__name__, type(e.orig.__cause__).__name__]
             await conn.rollback()
         out["retry"] = (await conn.execute(sa.select(t))).all()
+    # A user type dropped and made anew (new OIDs) under a cached statement and type cache.
+    ddl = [
+        "DROP TABLE IF EXISTS moody",
+        "DROP TYPE IF EXISTS feeling",
+        "CREATE TYPE feeling AS ENUM ('up', 'down')",
+        "CREATE TABLE moody (f feeling, fs feeling[])",
+        "INSERT INTO moody VALUES ('up', '{up,down}')",
+    ]
+    moody = sa.table(
+        "moody",
+        sa.column("f", pg.ENUM("up", "down", "sideways", name="feeling", create_type=False)),
+        sa.column("fs", pg.ARRAY(sa.Text)),
+    )
+    async with eng.connect() as conn:
+        for sql in ddl:
+            await conn.execute(sa.text(sql))
+        await conn.commit()
+        out["enum_before"] = (await conn.execute(sa.select(moody))).all()
+        await conn.commit()
+        for sql in ddl:
+            await conn.execute(sa.text(sql.replace("'down')", "'down', 'sideways')")))
+        await conn.execute(sa.text("INSERT INTO moody VALUES ('sideways', '{sideways}')"))
+        await conn.commit()
+        for attempt in range(3):
+            try:
+                out[f"enum_after{attempt}"] = (await conn.execute(sa.select(moody))).all()
+                break
+            except sa_exc.DBAPIError as e:
+                out[f"enum_after{attempt}"] = [type(e).__name__, type(e.orig.__cause__).__name__]
+                await conn.rollback()
     await eng.dispose()
     return norm(out)
 
@@ -955,6 +993,59 @@ async def cancellation() -> Any:
     await eng.dispose()
     assert out["after"] == 42 and out["after_stream"] == 43, out
     return out
+
+
+@scenario
+async def edge_values() -> Any:
+    out = {}
+    eng = engine()
+    exprs = {
+        "numeric_nan": ("'NaN'::numeric", sa.Numeric),
+        "numeric_inf": ("'Infinity'::numeric", sa.Numeric),
+        "numeric_big": ("1e40::numeric + 0.5", sa.Numeric),
+        "float_inf": ("'-Infinity'::float8", sa.Float),
+        "ts_inf": ("'infinity'::timestamptz", sa.DateTime(timezone=True)),
+        "ts_neg_inf": ("'-infinity'::timestamp", sa.DateTime),
+        "date_inf": ("'infinity'::date", sa.Date),
+        "interval_months": ("interval '1 year 2 months 3 days 04:05:06.7'", sa.Interval),
+        "interval_neg": ("interval '-3 days -1 second'", sa.Interval),
+        "big_json": ("(SELECT jsonb_agg(g) FROM generate_series(1, 100000) g)", pg.JSONB),
+        "json_scalar": ("'\"str\"'::json", sa.JSON),
+        "json_null": ("'null'::jsonb", pg.JSONB),
+        "text_array_2d": ("ARRAY[['a', NULL], ['c', 'd']]", pg.ARRAY(sa.Text)),
+        "empty_array": ("'{}'::int[]", pg.ARRAY(sa.Integer)),
+        "nul_free_text": ("repeat('ab', 50000)", sa.Text),
+        "bytea_big": ("decode(repeat('ff00', 100000), 'hex')", sa.LargeBinary),
+        "uuid_text": ("gen_random_uuid() IS NOT NULL", sa.Boolean),
+    }
+    async with eng.connect() as conn:
+        for name, (sql, type_) in exprs.items():
+            stmt = sa.text(f"SELECT {sql} AS v").columns(sa.column("v", type_))
+            try:
+                value = await conn.scalar(stmt)
+            except Exception as e:
+                value = f"raised {type(e).__name__}"
+                await conn.rollback()
+            if name == "big_json":
+                value = [len(value), value[0], value[-1]]
+            elif name in ("nul_free_text", "bytea_big"):
+                value = [len(value), value[:4]]
+            out[name] = value
+        wide = ", ".join(f"{i} AS c{i}" for i in range(300))
+        row = (await conn.execute(sa.text(f"SELECT {wide}"))).one()
+        out["wide"] = [len(row), row[-1], row._mapping["c150"]]
+        # Bind the edge values back.
+        back = await conn.scalar(
+            sa.select(
+                sa.cast(sa.literal(decimal.Decimal("NaN"), sa.Numeric), sa.Text)
+                + " "
+                + sa.cast(sa.literal(datetime.timedelta(days=-1, seconds=1), sa.Interval), sa.Text)
+            )
+        )
+        out["bound_back"] = back
+    await eng.dispose()
+    assert out["big_json"][0] == 100000 and out["wide"][0] == 300, out
+    return norm(out)
 
 
 async def run(names: list[str]) -> dict[str, Any]:
