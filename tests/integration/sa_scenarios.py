@@ -1048,6 +1048,56 @@ async def edge_values() -> Any:
     return norm(out)
 
 
+@scenario
+async def driver_level_hooks() -> Any:
+    out = {}
+    eng = engine(native_inet_types=False)
+    notes: list[Any] = []
+
+    @sa.event.listens_for(eng.sync_engine, "connect")
+    def on_connect(dbapi_connection: Any, record: Any) -> None:
+        # The documented recipe: driver calls on the adapted connection through run_async.
+        dbapi_connection.run_async(
+            lambda c: c.set_type_codec(
+                "numeric", encoder=str, decoder=float, schema="pg_catalog", format="text"
+            )
+        )
+
+    async with eng.connect() as conn:
+        out["numeric_as_float"] = await conn.scalar(sa.text("SELECT 1.5::numeric"))
+        out["inet_text"] = await conn.scalar(sa.text("SELECT '10.0.0.1/8'::inet"))
+        out["cidr_text"] = await conn.scalar(sa.text("SELECT '10.0.0.0/8'::cidr"))
+        await conn.commit()  # LISTEN in an open transaction would wait for its commit
+        raw = (await conn.get_raw_connection()).driver_connection
+        got = asyncio.Event()
+
+        def listener(connection: Any, pid: int, channel: str, payload: str) -> None:
+            notes.append([channel, payload])
+            got.set()
+
+        await raw.add_listener("sa_chan", listener)
+        async with eng.connect() as other:
+            await other.execute(sa.text("SELECT pg_notify('sa_chan', 'hello')"))
+            await other.commit()
+        await asyncio.wait_for(got.wait(), 5)
+        await raw.remove_listener("sa_chan", listener)
+        out["notes"] = notes
+        out["raw_fetch"] = [tuple(r) for r in await raw.fetch("SELECT 1 AS a, 'x' AS b")]
+        await conn.rollback()
+    await eng.dispose()
+    # A server-side cursor outside a transaction (AUTOCOMMIT) is refused by the driver.
+    auto = engine(isolation_level="AUTOCOMMIT")
+    async with auto.connect() as conn:
+        try:
+            result = await conn.stream(sa.text("SELECT generate_series(1, 3)"))
+            out["ss_autocommit"] = [r[0] async for r in result]
+        except sa_exc.DBAPIError as e:
+            out["ss_autocommit"] = [type(e).__name__, type(e.orig.__cause__).__name__]
+    await auto.dispose()
+    assert out["numeric_as_float"] == 1.5 and out["notes"] == [["sa_chan", "hello"]], out
+    return norm(out)
+
+
 async def run(names: list[str]) -> dict[str, Any]:
     await reset_schema()
     report: dict[str, Any] = {}
