@@ -6,6 +6,8 @@ Each test names the asyncpg test that found the problem. Bodies run through both
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 import pytest_asyncio
 
@@ -27,3 +29,39 @@ async def test_fetchval_column_by_name(con):
     assert await con.fetchval("SELECT 1 AS foo WHERE false", column="foo") is None
     stmt = await con.prepare("SELECT $1::int AS a, $1::int * 2 AS b")
     assert await stmt.fetchval(21, column="b") == 42
+
+
+async def test_log_listener_runs_before_the_query_returns(con):
+    # asyncpg tests/test_listeners.py::TestLogListeners::test_log_listener_02
+    seen = []
+    con.add_log_listener(lambda _con, msg: seen.append(msg.message))
+    await con.execute("DO $$ BEGIN RAISE NOTICE 'hello'; END $$")
+    assert seen == ["hello"]
+
+
+async def test_notification_listener_runs_before_the_query_returns(con):
+    seen = []
+    await con.add_listener("findings_chan", lambda *args: seen.append(args[3]))
+    await con.execute("NOTIFY findings_chan, 'p1'")
+    assert seen == ["p1"]
+
+
+async def test_failing_log_listener_goes_to_the_loop_handler(con):
+    loop = asyncio.get_running_loop()
+    reported = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, ctx: reported.append(ctx))
+    seen = []
+
+    def bad(_con, msg):
+        raise RuntimeError("boom")
+
+    try:
+        con.add_log_listener(bad)
+        con.add_log_listener(lambda _con, msg: seen.append(msg.message))
+        await con.execute("DO $$ BEGIN RAISE NOTICE 'x'; END $$")
+        await asyncio.sleep(0.01)
+    finally:
+        loop.set_exception_handler(previous)
+    assert seen == ["x"]
+    assert [type(ctx.get("exception")) for ctx in reported] == [RuntimeError]

@@ -495,21 +495,30 @@ class Connection(metaclass=ConnectionMeta):
         """Context manager that logs the queries run inside it with `callback`."""
         return _QueryLoggerContext(self, callback)
 
+    # The protocol calls _on_notification/_on_notice through loop.call_soon() when the message
+    # arrives, so plain callbacks run right here: like asyncpg, they have run before the
+    # query that produced the message returns.
+
     def _on_notification(self, pid: int, channel: str, payload: str) -> None:
         con = self._proxy if self._proxy is not None else self
         for cb in list(self._listeners.get(channel, ())):
-            if cb.is_async:
-                self._loop.create_task(cb.cb(con, pid, channel, payload))
-            else:
-                self._loop.call_soon(cb.cb, con, pid, channel, payload)
+            self._run_listener(cb, con, pid, channel, payload)
 
     def _on_notice(self, message: exceptions.PostgresLogMessage) -> None:
         con = self._proxy if self._proxy is not None else self
         for cb in list(self._log_listeners):
-            if cb.is_async:
-                self._loop.create_task(cb.cb(con, message))
-            else:
-                self._loop.call_soon(cb.cb, con, message)
+            self._run_listener(cb, con, message)
+
+    def _run_listener(self, cb: _Callback, *args: typing.Any) -> None:
+        if cb.is_async:
+            self._loop.create_task(cb.cb(*args))
+            return
+        try:
+            cb.cb(*args)
+        except Exception as exc:
+            self._loop.call_exception_handler(
+                {"message": f"Exception in callback {cb.cb!r}", "exception": exc}
+            )
 
     def _on_connection_lost(self) -> None:
         drain = self._protocol._drain_waiter
