@@ -7,6 +7,7 @@ Each test names the asyncpg test that found the problem. Bodies run through both
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import pytest
 import pytest_asyncio
@@ -65,3 +66,25 @@ async def test_failing_log_listener_goes_to_the_loop_handler(con):
         loop.set_exception_handler(previous)
     assert seen == ["x"]
     assert [type(ctx.get("exception")) for ctx in reported] == [RuntimeError]
+
+
+async def test_invalid_timeout_leaves_no_unretrieved_future(driver, pg_dsn):
+    # asyncpg tests/test_timeout.py::TestTimeout::test_invalid_timeout (its tearDown saw
+    # "Future exception was never retrieved" from the abandoned requests)
+    loop = asyncio.get_running_loop()
+    reported = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, ctx: reported.append(ctx))
+    try:
+        con = await driver.connect(pg_dsn)
+        for timeout in ("a", False):
+            for call in (con.execute, con.fetch, con.fetchrow, con.fetchval):
+                with pytest.raises(ValueError, match="invalid timeout"):
+                    await call("SELECT 1", timeout=timeout)
+        assert await con.fetchval("SELECT 2") == 2
+        await con.close()
+        gc.collect()
+        await asyncio.sleep(0.01)
+    finally:
+        loop.set_exception_handler(previous)
+    assert [ctx.get("message") for ctx in reported] == []

@@ -152,7 +152,11 @@ class Connection(metaclass=ConnectionMeta):
         try:
             if timeout is None:
                 return await fut
-            timeout = _check_timeout(timeout)
+            try:
+                timeout = _check_timeout(timeout)
+            except ValueError:
+                fut.cancel()  # already sent; nobody will await it, so drop its result
+                raise
             if timeout <= 0:
                 fut.cancel()
                 raise asyncio.TimeoutError
