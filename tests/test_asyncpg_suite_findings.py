@@ -81,8 +81,7 @@ async def test_invalid_timeout_leaves_no_unretrieved_future(driver, pg_dsn):
             for call in (con.execute, con.fetch, con.fetchrow, con.fetchval):
                 with pytest.raises(ValueError, match="invalid timeout"):
                     await call("SELECT 1", timeout=timeout)
-        assert await con.fetchval("SELECT 2") == 2
-        await con.close()
+        await con.close()  # before the answers arrive: the requests fail with the close
         gc.collect()
         await asyncio.sleep(0.01)
     finally:
