@@ -43,7 +43,7 @@ impl StatementCache {
     }
 
     /// The cached statement for `query`; an expired one is removed and its name pushed onto `closed`.
-    pub fn get(&mut self, query: &str, closed: &mut Vec<String>) -> Option<Arc<Statement>> {
+    pub fn get(&mut self, query: &str, closed: &mut Vec<Arc<Statement>>) -> Option<Arc<Statement>> {
         self.tick += 1;
         let tick = self.tick;
         let expired = match self.map.get_mut(query) {
@@ -59,19 +59,19 @@ impl StatementCache {
         };
         if expired {
             if let Some(e) = self.map.remove(query) {
-                closed.push(e.stmt.name.clone());
+                closed.push(e.stmt);
             }
         }
         None
     }
 
     /// Add a statement, evicting the least recently used ones beyond capacity (their names go to `closed`).
-    pub fn insert(&mut self, stmt: Arc<Statement>, closed: &mut Vec<String>) {
+    pub fn insert(&mut self, stmt: Arc<Statement>, closed: &mut Vec<Arc<Statement>>) {
         self.tick += 1;
         while self.map.len() >= self.capacity && !self.map.is_empty() {
             let oldest = self.map.iter().min_by_key(|(_, e)| e.last_used).map(|(k, _)| k.clone());
             match oldest.and_then(|k| self.map.remove(&k)) {
-                Some(e) => closed.push(e.stmt.name.clone()),
+                Some(e) => closed.push(e.stmt),
                 None => break,
             }
         }
@@ -83,7 +83,7 @@ impl StatementCache {
                 prepared_at: Instant::now(),
             },
         ) {
-            closed.push(old.stmt.name.clone());
+            closed.push(old.stmt);
         }
     }
 
@@ -98,8 +98,8 @@ impl StatementCache {
     }
 
     /// Drop everything; names go to `closed`.
-    pub fn clear(&mut self, closed: &mut Vec<String>) {
-        closed.extend(self.map.drain().map(|(_, e)| e.stmt.name.clone()));
+    pub fn clear(&mut self, closed: &mut Vec<Arc<Statement>>) {
+        closed.extend(self.map.drain().map(|(_, e)| e.stmt));
     }
 
     pub fn len(&self) -> usize {

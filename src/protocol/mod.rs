@@ -164,8 +164,8 @@ pub struct PyBaseProtocol {
     type_info: HashMap<u32, (String, &'static str, String)>,
     /// OIDs already looked up (found or not), so that unknown types are queried once.
     introspected: HashSet<u32>,
-    /// Names of statements to Close with the next request.
-    to_close: Vec<String>,
+    /// Statements to Close with the next request, once nothing else (a PreparedStatement) holds them.
+    to_close: Vec<Arc<Statement>>,
     stmt_counter: u64,
     /// Default record class (None: Record).
     record_class: Option<Py<PyType>>,
@@ -404,6 +404,9 @@ impl PyBaseProtocol {
         }
         let name = match name {
             Some(n) => n,
+            // As asyncpg: prepare() makes its own statement (never the cached one), named unless
+            // named statements are off (pgbouncer mode).
+            None if self.cache.capacity == 0 => String::new(),
             None => self.next_stmt_name(),
         };
         self.send_prepare(py, name, query.to_owned(), false, None)
@@ -939,9 +942,22 @@ impl PyBaseProtocol {
     }
 
     fn write_pending_closes(&mut self, py: Python<'_>) -> PyResult<()> {
-        for name in std::mem::take(&mut self.to_close) {
-            frontend::close(b'S', &name, &mut self.outbuf).map_err(|e| io_err(py, e))?;
+        if self.to_close.is_empty() {
+            return Ok(());
         }
+        let mut kept = Vec::new();
+        for stmt in std::mem::take(&mut self.to_close) {
+            if stmt.name.is_empty() {
+                continue;
+            }
+            if Arc::strong_count(&stmt) > 1 {
+                // A PreparedStatement (or a request in flight) still uses it: close it later.
+                kept.push(stmt);
+                continue;
+            }
+            frontend::close(b'S', &stmt.name, &mut self.outbuf).map_err(|e| io_err(py, e))?;
+        }
+        self.to_close = kept;
         Ok(())
     }
 
@@ -1543,7 +1559,7 @@ impl PyBaseProtocol {
                     // The statement went stale (ALTER TABLE ...): prepare again and rerun, as asyncpg does.
                     let named = !stmt.name.is_empty();
                     if named && self.cache.remove(&stmt.query, &stmt.name) {
-                        self.to_close.push(stmt.name.clone());
+                        self.to_close.push(stmt.clone());
                     }
                     let name = if named { self.next_stmt_name() } else { String::new() };
                     let then = Then {
