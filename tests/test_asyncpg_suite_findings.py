@@ -87,3 +87,32 @@ async def test_invalid_timeout_leaves_no_unretrieved_future(driver, pg_dsn):
     finally:
         loop.set_exception_handler(previous)
     assert [ctx.get("message") for ctx in reported] == []
+
+
+async def test_copy_from_query_timeout_covers_a_slow_async_output(con):
+    # asyncpg tests/test_copy.py::TestCopyFrom::test_copy_from_query_timeout_1 (hung: the
+    # timeout stopped applying once the server had sent everything)
+    async def slow_writer(data):
+        await asyncio.sleep(0.05)
+
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(asyncio.TimeoutError):
+        await con.copy_from_query(
+            "SELECT repeat('a', 500) FROM generate_series(1, 5000)",
+            output=slow_writer,
+            timeout=0.2,
+        )
+    assert loop.time() - started < 5
+    assert await con.fetchval("SELECT 1") == 1
+
+
+async def test_copy_from_query_async_output_within_timeout(con):
+    chunks = []
+
+    async def writer(data):
+        chunks.append(data)
+
+    status = await con.copy_from_query("SELECT 1", output=writer, timeout=5)
+    assert status == "COPY 1"
+    assert b"".join(chunks) == b"1\n"

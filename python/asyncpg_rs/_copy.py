@@ -144,12 +144,23 @@ class _Sink:
 async def copy_out(con: Connection, sql: str, output: typing.Any, timeout: float | None) -> str:
     con._check_open()
     sink = _Sink(output, con._loop)
+    started = con._loop.time()
     try:
         status = await con._wait(con._protocol.copy_out(sql, sink), timeout)
     except BaseException:
         sink.abort()
         raise
-    await sink.finish()
+    # The server is done, but an async output may still be writing the buffered rows: the
+    # timeout covers the whole copy, as in asyncpg, so it bounds that wait too.
+    limit = timeout if timeout is not None else con._command_timeout
+    if limit is None or sink._task is None:
+        await sink.finish()
+        return status
+    try:
+        await asyncio.wait_for(sink.finish(), max(float(limit) - (con._loop.time() - started), 0))
+    except BaseException:
+        sink.abort()
+        raise
     return status
 
 
