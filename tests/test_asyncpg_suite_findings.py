@@ -93,7 +93,7 @@ async def test_copy_from_query_timeout_covers_a_slow_async_output(con):
     # asyncpg tests/test_copy.py::TestCopyFrom::test_copy_from_query_timeout_1 (hung: the
     # timeout stopped applying once the server had sent everything)
     async def slow_writer(data):
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)
 
     loop = asyncio.get_running_loop()
     started = loop.time()
@@ -116,3 +116,21 @@ async def test_copy_from_query_async_output_within_timeout(con):
     status = await con.copy_from_query("SELECT 1", output=writer, timeout=5)
     assert status == "COPY 1"
     assert b"".join(chunks) == b"1\n"
+
+
+async def test_copy_from_query_slow_async_output_gets_batches(con):
+    # asyncpg tests/test_copy.py::TestCopyFrom::test_copy_from_query_to_sink (took minutes:
+    # the output was called once per row)
+    received = []
+
+    async def writer(data):
+        await asyncio.sleep(0.05)
+        received.append(data)
+
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await con.copy_from_query(
+        "SELECT repeat('a', 500) FROM generate_series(1, 5000)", output=writer
+    )
+    assert loop.time() - started < 20
+    assert b"".join(received).decode().split("\n") == ["a" * 500] * 5000 + [""]

@@ -116,14 +116,24 @@ class _Sink:
             await self._wakeup.wait()
             self._wakeup.clear()
             while self._queue:
-                chunk = self._queue.popleft()
-                if not chunk:
+                # Hand over everything buffered so far in one call (one row per call would
+                # make a slow output take a sleep per row); b"" marks the end.
+                parts = []
+                done = False
+                while self._queue:
+                    chunk = self._queue.popleft()
+                    if not chunk:
+                        done = True
+                        break
+                    parts.append(chunk)
+                if parts:
+                    try:
+                        await self._async(b"".join(parts))
+                    except BaseException as e:
+                        self._error = e
+                        raise
+                if done:
                     return
-                try:
-                    await self._async(chunk)
-                except BaseException as e:
-                    self._error = e
-                    raise
 
     async def finish(self) -> None:
         if self._close and self._file is not None:
