@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 
 import pytest
 import pytest_asyncio
@@ -134,3 +135,25 @@ async def test_copy_from_query_slow_async_output_gets_batches(con):
     )
     assert loop.time() - started < 20
     assert b"".join(received).decode().split("\n") == ["a" * 500] * 5000 + [""]
+
+
+def test_cluster_hba_entry_takes_ipaddress_networks(tmp_path):
+    # asyncpg tests/test_connect.py (TestAuthentication, TestSSLConnection set up pg_hba.conf
+    # with ipaddress.ip_network(...) addresses)
+    import ipaddress
+
+    from asyncpg_rs import cluster
+
+    c = cluster.Cluster(str(tmp_path / "data"))
+    os.makedirs(c.get_data_dir())
+    with open(os.path.join(c.get_data_dir(), "PG_VERSION"), "w") as f:
+        f.write("15\n")
+    c.reset_hba()
+    c.add_hba_entry(
+        database="all",
+        user="all",
+        address=ipaddress.ip_network("127.0.0.0/24"),
+        auth_method="trust",
+    )
+    with open(os.path.join(c.get_data_dir(), "pg_hba.conf")) as f:
+        assert f.read().split() == ["host", "all", "all", "127.0.0.0/24", "trust"]

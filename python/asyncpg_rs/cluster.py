@@ -362,7 +362,7 @@ class Cluster:
             raise ValueError(f"{type!r} pg_hba.conf entries need an address")
         fields = [type, database, user]
         if address is not None:
-            fields.append(address)
+            fields.append(str(address))  # str or an ipaddress network
         fields.append(auth_method)
         if auth_options:
             fields.extend(f"{key}={value}" for key, value in auth_options.items())
