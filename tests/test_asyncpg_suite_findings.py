@@ -13,7 +13,7 @@ import os
 import pytest
 import pytest_asyncio
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.timeout(60)]
 
 
 @pytest_asyncio.fixture

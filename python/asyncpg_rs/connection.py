@@ -32,6 +32,9 @@ LoggedQuery = collections.namedtuple(
     "LoggedQuery", ["query", "args", "timeout", "elapsed", "exception", "conn_addr", "conn_params"]
 )
 
+#: Bound on sending a CancelRequest and waiting for the cancelled request, without command_timeout.
+_CANCEL_TIMEOUT = 10.0
+
 _RESET_QUERY = "SELECT pg_advisory_unlock_all();\nCLOSE ALL;\nUNLISTEN *;\nRESET ALL;"
 
 
@@ -420,32 +423,39 @@ class Connection(metaclass=ConnectionMeta):
         task.add_done_callback(self._cancellations.discard)
 
     async def _send_cancel(self, barrier: asyncio.Future[None]) -> None:
+        # Bounded like asyncpg 0.32 (by command_timeout, else a few seconds): a server or network
+        # that does not answer must not stall the connection; then the connection is terminated.
+        budget = self._command_timeout or _CANCEL_TIMEOUT
         try:
             try:
-                pid = self._protocol.get_backend_pid()
-                secret = self._protocol.get_backend_secret()
-                if isinstance(self._addr, str):
-                    reader, writer = await asyncio.open_unix_connection(self._addr)
-                else:
-                    reader, writer = await asyncio.open_connection(self._addr[0], self._addr[1])
-                try:
-                    writer.write(cancel_request_bytes(pid, secret))
-                    await writer.drain()
-                    await reader.read()  # the server closes the socket once it has signalled
-                finally:
-                    writer.close()
-            except OSError:
+                await asyncio.wait_for(self._cancel_and_resync(), budget)
+            except (OSError, asyncio.TimeoutError):
+                self.terminate()
+            except Exception:
                 pass
-            if not self.is_closed():
-                try:
-                    await self._protocol.sync()
-                except Exception:
-                    pass
         finally:
             if self._cancel_barrier is barrier:
                 self._cancel_barrier = None
             if not barrier.done():
                 barrier.set_result(None)
+
+    async def _cancel_and_resync(self) -> None:
+        pid = self._protocol.get_backend_pid()
+        secret = self._protocol.get_backend_secret()
+        if isinstance(self._addr, str):
+            reader, writer = await asyncio.open_unix_connection(self._addr)
+        else:
+            reader, writer = await asyncio.open_connection(self._addr[0], self._addr[1])
+        try:
+            writer.write(cancel_request_bytes(pid, secret))
+            await writer.drain()
+            await reader.read()  # the server closes the socket once it has signalled
+        finally:
+            writer.close()
+        if not self.is_closed():
+            # Later calls wait until the cancelled request is over, so that the cancel cannot
+            # hit them.
+            await self._protocol.sync()
 
     # ----- listeners -----
 

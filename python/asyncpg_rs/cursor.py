@@ -179,9 +179,14 @@ class Cursor(_BaseCursor):
         await self._bind(timeout)
         return self
 
-    async def fetch(self, n: int, *, timeout: float | None = None) -> list[Record]:
+    def fetch(
+        self, n: int, *, timeout: float | None = None
+    ) -> typing.Coroutine[typing.Any, typing.Any, list[Record]]:
         """Return the next `n` rows (fewer at the end)."""
         _check_released(self._con, self._release_ctr, "Cursor", "fetch")
+        return self._fetch(n, timeout=timeout)
+
+    async def _fetch(self, n: int, *, timeout: float | None = None) -> list[Record]:
         self._check_ready()
         if n <= 0:
             raise exceptions.InterfaceError("n must be greater than zero")
@@ -189,18 +194,28 @@ class Cursor(_BaseCursor):
             return []
         return await self._exec(n, timeout)
 
-    async def fetchrow(self, *, timeout: float | None = None) -> Record | None:
+    def fetchrow(
+        self, *, timeout: float | None = None
+    ) -> typing.Coroutine[typing.Any, typing.Any, Record | None]:
         """Return the next row, or None at the end."""
         _check_released(self._con, self._release_ctr, "Cursor", "fetchrow")
+        return self._fetchrow(timeout=timeout)
+
+    async def _fetchrow(self, *, timeout: float | None = None) -> Record | None:
         self._check_ready()
         if self._exhausted:
             return None
         rows = await self._exec(1, timeout)
         return rows[0] if rows else None
 
-    async def forward(self, n: int, *, timeout: float | None = None) -> int:
+    def forward(
+        self, n: int, *, timeout: float | None = None
+    ) -> typing.Coroutine[typing.Any, typing.Any, int]:
         """Skip `n` rows; return how many were skipped."""
         _check_released(self._con, self._release_ctr, "Cursor", "forward")
+        return self._forward(n, timeout=timeout)
+
+    async def _forward(self, n: int, *, timeout: float | None = None) -> int:
         self._check_ready()
         if n <= 0:
             raise exceptions.InterfaceError("n must be greater than zero")

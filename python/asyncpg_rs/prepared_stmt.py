@@ -104,23 +104,38 @@ class PreparedStatement:
         self._last_status = con._protocol.last_status
         return result
 
-    async def fetch(self, *args: typing.Any, timeout: float | None = None) -> list[Record]:
+    # The public methods check the statement when called (not when awaited), as asyncpg's do:
+    # a statement from a connection released to a pool refuses at once.
+
+    def fetch(
+        self, *args: typing.Any, timeout: float | None = None
+    ) -> typing.Coroutine[typing.Any, typing.Any, list[Record]]:
         """Run the statement and return all rows."""
-        return await self._run(args, MODE_ALL, 0, timeout, "fetch")
+        self._check("fetch")
+        return self._run(args, MODE_ALL, 0, timeout, "fetch")
 
-    async def fetchrow(self, *args: typing.Any, timeout: float | None = None) -> Record | None:
+    def fetchrow(
+        self, *args: typing.Any, timeout: float | None = None
+    ) -> typing.Coroutine[typing.Any, typing.Any, Record | None]:
         """Run the statement and return the first row, or None."""
-        return await self._run(args, MODE_ROW, 0, timeout, "fetchrow")
+        self._check("fetchrow")
+        return self._run(args, MODE_ROW, 0, timeout, "fetchrow")
 
-    async def fetchval(
+    def fetchval(
         self, *args: typing.Any, column: int = 0, timeout: float | None = None
-    ) -> typing.Any:
+    ) -> typing.Coroutine[typing.Any, typing.Any, typing.Any]:
         """Run the statement and return a value of the first row, or None."""
+        self._check("fetchval")
         if not isinstance(column, int):
-            # A column name (asyncpg indexes the first Record with it): fetch the row.
-            row = await self.fetchrow(*args, timeout=timeout)
-            return None if row is None else row[column]
-        return await self._run(args, MODE_VAL, column, timeout, "fetchval")
+            return self._fetchval_by_name(args, column, timeout)
+        return self._run(args, MODE_VAL, column, timeout, "fetchval")
+
+    async def _fetchval_by_name(
+        self, args: typing.Any, column: typing.Any, timeout: float | None
+    ) -> typing.Any:
+        # A column name (asyncpg indexes the first Record with it): fetch the row.
+        row = await self._run(args, MODE_ROW, 0, timeout, "fetchval")
+        return None if row is None else row[column]
 
     async def _run_many(
         self, args: typing.Iterable[typing.Any], mode: int, timeout: float | None, meth: str
@@ -137,17 +152,19 @@ class PreparedStatement:
         self._last_status = con._protocol.last_status
         return result
 
-    async def fetchmany(
+    def fetchmany(
         self, args: typing.Iterable[typing.Any], *, timeout: float | None = None
-    ) -> list[Record]:
+    ) -> typing.Coroutine[typing.Any, typing.Any, list[Record]]:
         """Run the statement for each argument sequence and return all rows."""
-        return await self._run_many(args, MODE_ALL, timeout, "fetchmany")
+        self._check("fetchmany")
+        return self._run_many(args, MODE_ALL, timeout, "fetchmany")
 
-    async def executemany(
+    def executemany(
         self, args: typing.Iterable[typing.Any], *, timeout: float | None = None
-    ) -> None:
+    ) -> typing.Coroutine[typing.Any, typing.Any, None]:
         """Run the statement for each argument sequence, atomically."""
-        return await self._run_many(args, MODE_NONE, timeout, "executemany")
+        self._check("executemany")
+        return self._run_many(args, MODE_NONE, timeout, "executemany")
 
     def cursor(
         self, *args: typing.Any, prefetch: int | None = None, timeout: float | None = None
@@ -158,9 +175,14 @@ class PreparedStatement:
             self._con, self._query, self._state, args, prefetch, timeout, self._record_class
         )
 
-    async def explain(self, *args: typing.Any, analyze: bool = False) -> typing.Any:
+    def explain(
+        self, *args: typing.Any, analyze: bool = False
+    ) -> typing.Coroutine[typing.Any, typing.Any, typing.Any]:
         """The server's plan for this statement, as parsed JSON."""
         self._check("explain")
+        return self._explain(args, analyze)
+
+    async def _explain(self, args: typing.Any, analyze: bool) -> typing.Any:
         query = "EXPLAIN (FORMAT JSON, VERBOSE"
         if analyze:
             query += ", ANALYZE) "

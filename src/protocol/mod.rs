@@ -68,7 +68,9 @@ enum Failure {
 
 enum Kind {
     Startup,
-    Simple,
+    Simple {
+        query: String,
+    },
     /// Parse + Describe + Sync.
     Prepare {
         name: String,
@@ -259,17 +261,33 @@ impl PyBaseProtocol {
     }
 
     fn connection_lost(&mut self, py: Python<'_>, _exc: Option<Py<PyAny>>) {
-        let was_closed = matches!(self.state, State::Closed);
         self.state = State::Closed;
         self.transport = None;
-        let msg = if was_closed {
-            "connection is closed"
-        } else {
-            "connection was closed in the middle of operation"
-        };
-        self.fail_all(py, || errors::client_error(py, "ConnectionDoesNotExistError", msg));
+        // Termination listeners run before the tasks whose requests fail below wake up.
         if let Some(cb) = self.lost_callback.take() {
             let _ = self.event_loop.call_method1(py, intern!(py, "call_soon"), (cb,));
+        }
+        let msg = "connection was closed in the middle of operation";
+        // A server that said why before closing (FATAL: terminating connection ...) is quoted.
+        let server = match self.pending.front() {
+            Some(Pending {
+                failure: Some(Failure::Server(fields)),
+                kind,
+                ..
+            }) if !matches!(kind, Kind::Startup) => Some(fields.clone()),
+            _ => None,
+        };
+        match server {
+            Some(fields) => {
+                let cause = errors::server_error(py, &fields, None);
+                let text = format!("{msg}: {}", errors::message(&fields));
+                self.fail_all(py, || {
+                    let err = errors::client_error(py, "ConnectionDoesNotExistError", text.clone());
+                    err.set_cause(py, Some(cause.clone_ref(py)));
+                    err
+                });
+            }
+            None => self.fail_all(py, || errors::client_error(py, "ConnectionDoesNotExistError", msg)),
         }
     }
 
@@ -323,12 +341,19 @@ impl PyBaseProtocol {
         frontend::query(query, &mut self.outbuf).map_err(|e| io_err(py, e))?;
         self.queries_count += 1;
         if flush {
-            return self.push_and_flush(py, Kind::Simple);
+            return self.push_and_flush(
+                py,
+                Kind::Simple {
+                    query: query.to_owned(),
+                },
+            );
         }
         let fut = self.new_future(py)?;
         self.pending.push_back(Pending {
             fut: fut.clone_ref(py),
-            kind: Kind::Simple,
+            kind: Kind::Simple {
+                query: query.to_owned(),
+            },
             failure: None,
             status: None,
         });
@@ -1573,7 +1598,7 @@ impl PyBaseProtocol {
                 }
             }
             let query = match &kind {
-                Kind::Prepare { query, .. } => Some(query.as_str()),
+                Kind::Prepare { query, .. } | Kind::Simple { query } => Some(query.as_str()),
                 Kind::Execute { stmt, .. } | Kind::Portal { stmt, .. } => Some(stmt.query.as_str()),
                 _ => None,
             };
@@ -1607,7 +1632,9 @@ impl PyBaseProtocol {
                 self.password = None;
                 set_result(py, &fut, py.None());
             }
-            Kind::Simple | Kind::CopyOut { .. } => set_result(py, &fut, status.unwrap_or_default().into_py_any(py)?),
+            Kind::Simple { .. } | Kind::CopyOut { .. } => {
+                set_result(py, &fut, status.unwrap_or_default().into_py_any(py)?)
+            }
             Kind::CopyIn { started } => {
                 if let Some(started) = started {
                     set_result(py, &started, py.None());
@@ -2011,7 +2038,13 @@ fn put_cstr(py: Python<'_>, out: &mut BytesMut, s: &str) -> PyResult<()> {
 }
 
 fn put_i16(py: Python<'_>, out: &mut BytesMut, n: usize) -> PyResult<()> {
-    let n = i16::try_from(n).map_err(|_| errors::client_error(py, "InterfaceError", "too many parameters"))?;
+    let n = i16::try_from(n).map_err(|_| {
+        errors::client_error(
+            py,
+            "InterfaceError",
+            "the number of query arguments cannot exceed 32767",
+        )
+    })?;
     out.put_i16(n);
     Ok(())
 }
