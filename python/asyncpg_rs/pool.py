@@ -345,6 +345,13 @@ class PoolConnectionHolder:
         if con is not None:
             self._drop_connection()
             con.terminate()
+        # As asyncpg: a connection still held is detached, so its later release() is a no-op.
+        if self._proxy is not None:
+            self._proxy._detach()
+            self._proxy = None
+        if self._in_use is not None and not self._in_use.done():
+            self._in_use.set_result(None)
+        self._in_use = None
 
     # -- reacting to the connection going away --
 

@@ -63,3 +63,12 @@ async def test_shortcut_errors_leave_the_pool_usable(pg_dsn):
             await pool.fetchval("SELECT $1::int", "x")
         assert await pool.fetchval("SELECT 1") == 1
         assert pool.get_idle_size() == 1
+
+
+async def test_release_after_terminate_is_a_no_op(pg_dsn):
+    pool = await asyncpg_rs.create_pool(pg_dsn, min_size=1, max_size=1)
+    con = await pool.acquire()
+    pool.terminate()
+    await pool.release(con)  # asyncpg: terminate() detached it, nothing to do
+    with pytest.raises(asyncpg_rs.InterfaceError, match="released back to the pool"):
+        await con.fetchval("SELECT 1")
