@@ -1981,6 +1981,27 @@ fn argument_error(py: Python<'_>, index: usize, row: Option<usize>, value: &Boun
         Some(r) => format!(" in element #{r} of executemany() sequence"),
         None => String::new(),
     };
+    let is = |name: &str| {
+        errors::class(py, name)
+            .and_then(|c| e.value(py).is_instance(&c))
+            .unwrap_or(false)
+    };
+    // As asyncpg: internal errors pass as they are; a client error keeps its class and gains
+    // the argument's position; anything else is bad input, a DataError.
+    if is("InternalClientError") {
+        return e.clone_ref(py);
+    }
+    if is("InterfaceError") {
+        let msg = format!(
+            "invalid input for query argument ${}{place}: {}",
+            index + 1,
+            e.value(py)
+        );
+        if let Ok(new) = e.value(py).call_method1("with_msg", (msg,)) {
+            return PyErr::from_value(new);
+        }
+        return e.clone_ref(py);
+    }
     let msg = format!(
         "invalid input for query argument ${}{place}: {} ({})",
         index + 1,
