@@ -382,14 +382,7 @@ impl PyBaseProtocol {
         record_class: Option<Py<PyType>>,
     ) -> PyResult<Py<PyAny>> {
         self.check_open(py)?;
-        let record_class = record_class.or_else(|| self.record_class.as_ref().map(|c| c.clone_ref(py)));
-        let then = Then {
-            args: Args::One(args.clone().unbind()),
-            mode,
-            column,
-            record_class,
-            retried: false,
-        };
+        let then = self.then(py, Args::One(args.clone().unbind()), mode, column, record_class);
         let query = query.to_str()?;
         check_cstr(py, query)?;
         self.run(py, query, then)
@@ -407,14 +400,7 @@ impl PyBaseProtocol {
         record_class: Option<Py<PyType>>,
     ) -> PyResult<Py<PyAny>> {
         self.check_open(py)?;
-        let record_class = record_class.or_else(|| self.record_class.as_ref().map(|c| c.clone_ref(py)));
-        let then = Then {
-            args: Args::Many(args_list.unbind()),
-            mode,
-            column: 0,
-            record_class,
-            retried: false,
-        };
+        let then = self.then(py, Args::Many(args_list.unbind()), mode, 0, record_class);
         check_cstr(py, query)?;
         self.run(py, query, then)
     }
@@ -449,14 +435,7 @@ impl PyBaseProtocol {
         record_class: Option<Py<PyType>>,
     ) -> PyResult<Py<PyAny>> {
         self.check_open(py)?;
-        let record_class = record_class.or_else(|| self.record_class.as_ref().map(|c| c.clone_ref(py)));
-        let then = Then {
-            args: Args::One(args.clone().unbind()),
-            mode,
-            column,
-            record_class,
-            retried: false,
-        };
+        let then = self.then(py, Args::One(args.clone().unbind()), mode, column, record_class);
         let fut = self.new_future(py)?;
         self.send_execute(py, fut.clone_ref(py), stmt.get().inner.clone(), then, false)?;
         Ok(fut)
@@ -473,14 +452,7 @@ impl PyBaseProtocol {
         record_class: Option<Py<PyType>>,
     ) -> PyResult<Py<PyAny>> {
         self.check_open(py)?;
-        let record_class = record_class.or_else(|| self.record_class.as_ref().map(|c| c.clone_ref(py)));
-        let then = Then {
-            args: Args::Many(args_list.unbind()),
-            mode,
-            column: 0,
-            record_class,
-            retried: false,
-        };
+        let then = self.then(py, Args::Many(args_list.unbind()), mode, 0, record_class);
         let fut = self.new_future(py)?;
         self.send_execute(py, fut.clone_ref(py), stmt.get().inner.clone(), then, false)?;
         Ok(fut)
@@ -823,6 +795,19 @@ impl PyBaseProtocol {
 }
 
 impl PyBaseProtocol {
+    /// What to do after preparing: the arguments, the result shape and the record class (the
+    /// connection's default when the call gives none).
+    fn then(&self, py: Python<'_>, args: Args, mode: u8, column: usize, record_class: Option<Py<PyType>>) -> Then {
+        let record_class = record_class.or_else(|| self.record_class.as_ref().map(|c| c.clone_ref(py)));
+        Then {
+            args,
+            mode,
+            column,
+            record_class,
+            retried: false,
+        }
+    }
+
     /// The codec for a type OID: the user's, else the builtin one, else one found by introspection.
     fn codec_for(&self, oid: u32) -> Option<Codec> {
         lookup_codec(&self.overrides, &self.type_cache, oid)
