@@ -419,6 +419,19 @@ async def _close_quietly(con, *, cancelled=False):
         con.terminate()
 
 
+async def _shielded(coro):
+    """Run `coro` to its end even if the caller is cancelled (a release must finish); its
+    outcome is always retrieved, so a failure after the caller left is not reported as lost."""
+    task = asyncio.ensure_future(coro)
+    task.add_done_callback(_retrieve_outcome)
+    return await asyncio.shield(task)
+
+
+def _retrieve_outcome(task):
+    if not task.cancelled():
+        task.exception()
+
+
 def _default_reset(con):
     """True when `con` uses Connection.reset() as is (so its reset may be pipelined)."""
     from .connection import Connection
@@ -870,7 +883,7 @@ class Pool:
             timeout = holder._timeout
         holder._releasing = True
         # Shielded: cancelling the releasing task must still return the connection.
-        await asyncio.shield(holder.release(connection, timeout))
+        await _shielded(holder.release(connection, timeout))
 
     # -- shutdown --
 
@@ -980,7 +993,7 @@ class Pool:
             else:
                 holder._releasing = True
                 try:
-                    await asyncio.shield(holder._release(None))
+                    await _shielded(holder._release(None))
                 finally:
                     holder._releasing = False
 
