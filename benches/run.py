@@ -39,28 +39,39 @@ if any((HERE.parent / "python" / "asyncpg_rs").glob("_native*.so")):
 import pgcluster  # (after the sys.path line: run.py may be started from anywhere)
 import workloads
 
-DRIVERS = ("asyncpg", "asyncpg_rs")
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+# psycopg 3 (through benches/psycopg_async.py) is an extra column when it is installed.
+DRIVERS = ("asyncpg", "asyncpg_rs", *(("psycopg",) if _has("psycopg_pool") else ()))
 RESULTS_DIR = HERE / "results"
 
 # pyperf settings per mode.  Each case is timed in `rounds` pyperf invocations per driver, the
-# drivers alternating (A B, B A, A B, ...) so that both see the same drifts in machine load; each
-# invocation runs `processes` worker processes of `warmups` + `values` batches of at least
-# `min_time` seconds.  `timeout` bounds one invocation.
+# drivers alternating (A B C, C B A, A B C, ...) so that all see the same drifts in machine load;
+# each invocation runs `processes` worker processes of `warmups` + `values` batches of about
+# `min_time` seconds (at least 2 operations per task), fewer values when batches are longer than
+# that (`batch_budget`: seconds of batches per process).  `timeout` bounds one invocation.
 MODES = {
     "fast": {
-        "rounds": 2,
+        "rounds": 1,
         "processes": 1,
         "values": 3,
         "warmups": 1,
         "min_time": 0.1,
+        "batch_budget": 0.8,
         "timeout": 60,
     },
     "normal": {
         "rounds": 3,
-        "processes": 2,
+        "processes": 1,
         "values": 4,
         "warmups": 1,
         "min_time": 0.1,
+        "batch_budget": 1.2,
         "timeout": 120,
     },
 }
@@ -71,7 +82,7 @@ PYTHON_PATH = ""  # where bench_one.py imports asyncpg_rs from: set to a snapsho
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--dsn", help="server to use (default: start a throwaway cluster)")
-    p.add_argument("--fast", action="store_true", help="fewer pyperf processes (~3 min in all)")
+    p.add_argument("--fast", action="store_true", help="one round, fewer values (~2 min in all)")
     p.add_argument(
         "--workloads",
         help="comma-separated workload names (all concurrencies) or cases such as select1_c10; "
@@ -119,15 +130,20 @@ def snapshot_asyncpg_rs(scratch: Path, native_path: str | None) -> tuple[str, di
         native = native or target / f"_native{sysconfig.get_config_var('EXT_SUFFIX')}"
         shutil.copyfile(native_path, native)
         info["native_from"] = str(Path(native_path).resolve())
+    release_dirs = [HERE.parent / "target" / "inplace" / "release"]
+    if native_path:  # e.g. a private copy's target/inplace/release/lib_native.so
+        release_dirs.append(Path(native_path).resolve().parent)
     if native is not None:
         digest = hashlib.sha256(native.read_bytes()).hexdigest()
         info["native_sha256"] = digest
         info["native_bytes"] = native.stat().st_size
         info["build"] = "unknown"
         for profile in ("release", "debug"):  # the builds tools/build_inplace.sh copies from
-            built = HERE.parent / "target" / "inplace" / profile / "lib_native.so"
-            if built.exists() and hashlib.sha256(built.read_bytes()).hexdigest() == digest:
-                info["build"] = profile
+            for built_dir in {d.parent / profile for d in release_dirs}:
+                built = built_dir / "lib_native.so"
+                if built.exists() and hashlib.sha256(built.read_bytes()).hexdigest() == digest:
+                    info["build"] = profile
+                    info["build_dir"] = str(built_dir)
     return str(scratch / "python"), info
 
 
@@ -167,21 +183,32 @@ def check_case(name: str, concurrency: int, driver: str, dsn: str) -> dict[str, 
         return {"ok": False, "error": f"crashed: {detail}"}
 
 
-def plan(mode: dict[str, Any], op_seconds: float, args: argparse.Namespace) -> tuple[int, int]:
-    """Processes and values of one pyperf invocation, shrunk when one operation is slow."""
+def plan(
+    mode: dict[str, Any], op_seconds: float, concurrency: int, args: argparse.Namespace
+) -> tuple[int, int, int]:
+    """Processes, values and loops (operations per batch) of one pyperf invocation.
+
+    The loops come from the check's serial time per operation, so pyperf needs no calibration
+    process: a batch lasts about ``min_time`` and gives each task at least 2 operations.  Slow
+    batches get fewer values (at least 2), within ``batch_budget`` seconds per process."""
     processes = args.processes or mode["processes"]
     values = args.values or mode["values"]
-    per_value = max(op_seconds, mode["min_time"])
+    op_seconds = max(op_seconds, 1e-6)
+    loops = max(1, round(mode["min_time"] / op_seconds), 2 * concurrency if concurrency > 1 else 1)
+    per_value = loops * op_seconds
+    if not args.values:
+        fit = int(mode["batch_budget"] / per_value) - mode["warmups"]
+        values = max(min(values, fit), 2)
 
     def estimate() -> float:
-        return processes * ((values + mode["warmups"]) * per_value + 0.6) + 2 * per_value
+        return processes * ((values + mode["warmups"]) * per_value + 0.6)
 
     while estimate() > mode["timeout"] * 0.6 and (processes > 1 or values > 1):
         if processes > 1:
             processes -= 1
         else:
             values -= 1
-    return processes, values
+    return processes, values, loops
 
 
 def latency_summary(files: list[Path]) -> dict[str, Any]:
@@ -236,11 +263,16 @@ def time_case(
     drivers = list(checks)
     state: dict[str, dict[str, Any]] = {}
     for driver in drivers:
-        processes, values = plan(mode, checks[driver].get("op_seconds", 0.0), args)
+        processes, values, loops = plan(
+            mode, checks[driver].get("op_seconds", 0.0), concurrency, args
+        )
         state[driver] = {
             "output": scratch / f"{key}-{driver}.json",
             "latency_dir": scratch / f"lat-{key}-{driver}",
-            "args": ["--processes", str(processes), "--values", str(values)],
+            "args": [
+                *("--processes", str(processes), "--values", str(values)),
+                *("--loops", str(loops)),
+            ],
             "error": "",
         }
         state[driver]["latency_dir"].mkdir()
@@ -263,10 +295,6 @@ def time_case(
                 "--quiet",
             ]
             st["error"] = run_pyperf(cmd, mode["timeout"])
-            if not st["error"] and "--loops" not in st["args"]:
-                # Later rounds reuse the loops pyperf calibrated in the first one.
-                loops = pyperf.Benchmark.load(str(st["output"])).get_runs()[0].get_loops()
-                st["args"] += ["--loops", str(loops)]
 
     entries = {}
     for driver, st in state.items():
@@ -315,42 +343,42 @@ def fmt_cpu(entry: dict[str, Any] | None) -> str:
     )
 
 
-def ratio(row: dict[str, Any]) -> float | None:
-    base, ours = row["drivers"].get("asyncpg"), row["drivers"].get("asyncpg_rs")
+def ratio(row: dict[str, Any], base_driver: str = "asyncpg") -> float | None:
+    """ops/s of asyncpg_rs / ops/s of ``base_driver`` in this row, if both were measured."""
+    base, ours = row["drivers"].get(base_driver), row["drivers"].get("asyncpg_rs")
     if not base or not ours or "error" in base or "error" in ours:
         return None
     return ours["ops_per_s"] / base["ops_per_s"]
 
 
 def render_table(rows: list[dict[str, Any]]) -> str:
-    """Markdown table (pastes into docs/benchmarks.md), followed by the full error messages."""
+    """Markdown table (pastes into docs/benchmarks.md), followed by the full error messages.
+
+    Per driver: ops/s, then asyncpg_rs's ratio to each other driver, p50 / p99 latency and CPU."""
+    drivers = list(dict.fromkeys(d for row in rows for d in row["drivers"]))
+    others = [d for d in drivers if d != "asyncpg_rs"] if "asyncpg_rs" in drivers else []
+    short = {"asyncpg_rs": "rs"}
     header = [
         "workload",
         "tasks",
-        "asyncpg ops/s",
-        "asyncpg_rs ops/s",
-        "ratio rs/asyncpg",
-        "asyncpg p50 / p99 ms",
-        "asyncpg_rs p50 / p99 ms",
-        "asyncpg CPU µs/op",
-        "asyncpg_rs CPU µs/op",
+        *(f"{d} ops/s" for d in drivers),
+        *(f"ratio rs/{d}" for d in others),
+        *(f"{d} p50 / p99 ms" for d in drivers),
+        *(f"{short.get(d, d)} CPU µs/op" for d in drivers),
     ]
     body = []
     notes = []
     for row in rows:
-        base, ours = row["drivers"].get("asyncpg"), row["drivers"].get("asyncpg_rs")
-        r = ratio(row)
+        entries = [row["drivers"].get(d) for d in drivers]
+        ratios = [ratio(row, d) for d in others]
         body.append(
             [
                 row["workload"],
                 str(row["concurrency"]),
-                fmt_ops(base),
-                fmt_ops(ours),
-                f"{r:.2f}x" if r is not None else "-",
-                fmt_latency(base),
-                fmt_latency(ours),
-                fmt_cpu(base),
-                fmt_cpu(ours),
+                *(fmt_ops(e) for e in entries),
+                *(f"{r:.2f}x" if r is not None else "-" for r in ratios),
+                *(fmt_latency(e) for e in entries),
+                *(fmt_cpu(e) for e in entries),
             ]
         )
         for driver, entry in row["drivers"].items():
@@ -496,6 +524,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{key:24} {driver:11} {status}", file=sys.stderr)
             print(f"{'':24} ({time.monotonic() - t0:.1f} s)", file=sys.stderr)
             row["ratio"] = ratio(row)
+            if "psycopg" in drivers:
+                row["ratio_psycopg"] = ratio(row, "psycopg")
             rows.append(row)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -15,6 +15,7 @@ import asyncio
 import dataclasses
 import datetime
 import decimal
+import random
 from collections.abc import Awaitable
 from typing import Any, Callable, Optional
 
@@ -110,20 +111,30 @@ async def fetch_1000_mixed(env: Env) -> Bench:
 
 async def pg_type(env: Env) -> Bench:
     """``SELECT * FROM pg_type``: ~600 rows of catalog types (oid, name, char, aclitem[], ...)."""
-    (con,) = await env.connections()
+    cons = await env.connections()
 
     def op(task: int, i: int) -> Awaitable[Any]:
-        return con.fetch("SELECT * FROM pg_type")
+        return cons[task].fetch("SELECT * FROM pg_type")
+
+    return Bench(op)
+
+
+async def generate_series_1k(env: Env) -> Bench:
+    """``fetch`` of 1,000 one-column int4 rows."""
+    cons = await env.connections()
+
+    def op(task: int, i: int) -> Awaitable[Any]:
+        return cons[task].fetch("SELECT i FROM generate_series(1, 1000) AS i")
 
     return Bench(op)
 
 
 async def generate_series_100k(env: Env) -> Bench:
     """``fetch`` of 100,000 one-column int4 rows: the per-row cost."""
-    (con,) = await env.connections()
+    cons = await env.connections()
 
     def op(task: int, i: int) -> Awaitable[Any]:
-        return con.fetch("SELECT i FROM generate_series(1, 100000) AS i")
+        return cons[task].fetch("SELECT i FROM generate_series(1, 100000) AS i")
 
     return Bench(op)
 
@@ -143,10 +154,10 @@ WIDE_50COLS_SQL = _wide_sql()
 
 async def wide_50cols(env: Env) -> Bench:
     """``fetch`` of 500 rows of 50 columns (int4 and text alternating)."""
-    (con,) = await env.connections()
+    cons = await env.connections()
 
     def op(task: int, i: int) -> Awaitable[Any]:
-        return con.fetch(WIDE_50COLS_SQL)
+        return cons[task].fetch(WIDE_50COLS_SQL)
 
     return Bench(op)
 
@@ -162,10 +173,49 @@ ARRAYS_SQL = (
 
 async def arrays(env: Env) -> Bench:
     """``fetch`` of 1,000 rows, each with an int4[10] and a text[10]."""
-    (con,) = await env.connections()
+    cons = await env.connections()
 
     def op(task: int, i: int) -> Awaitable[Any]:
-        return con.fetch(ARRAYS_SQL)
+        return cons[task].fetch(ARRAYS_SQL)
+
+    return Bench(op)
+
+
+NUMERIC_TIMESTAMPTZ_SQL = """\
+SELECT (i * 1.01)::numeric(14, 4) AS n1,
+       (i * 1000.5)::numeric AS n2,
+       (i / 7.0)::numeric(20, 10) AS n3,
+       (-i * 3.25)::numeric(10, 2) AS n4,
+       timestamptz '2024-01-01 00:00:00+00' + i * interval '1 second' AS t1,
+       timestamptz '2000-02-29 12:00:00+00' + i * interval '1 hour' AS t2,
+       timestamptz '1999-12-31 23:59:59.5+00' - i * interval '1 day' AS t3,
+       timestamptz '2030-06-15 08:30:00+00' + i * interval '1 millisecond' AS t4
+FROM generate_series(1, 1000) AS i"""
+
+
+async def numeric_timestamptz_heavy(env: Env) -> Bench:
+    """``fetch`` of 1,000 rows of 4 numeric and 4 timestamptz columns."""
+    cons = await env.connections()
+
+    def op(task: int, i: int) -> Awaitable[Any]:
+        return cons[task].fetch(NUMERIC_TIMESTAMPTZ_SQL)
+
+    return Bench(op)
+
+
+# Random, so that the server stores it uncompressed and only copies it out.
+BYTEA_PAYLOAD = random.Random(1).randbytes(1 << 20)
+
+
+async def bytea_1mb(env: Env) -> Bench:
+    """``fetchval`` of one 1 MB bytea value from a table."""
+    cons = await env.connections()
+    for con in cons:  # a temp table per connection: each task reads its own
+        await con.execute("CREATE TEMP TABLE bench_bytea (data bytea)")
+        await con.execute("INSERT INTO bench_bytea (data) VALUES ($1)", BYTEA_PAYLOAD)
+
+    def op(task: int, i: int) -> Awaitable[Any]:
+        return cons[task].fetchval("SELECT data FROM bench_bytea")
 
     return Bench(op)
 
@@ -175,16 +225,39 @@ EXECUTEMANY_ROWS = [(n, f"name {n}", n * 0.5) for n in range(10_000)]
 
 async def executemany_10k(env: Env) -> Bench:
     """``executemany`` of 10,000 rows (int4, text, float8) into a temp table, emptied between batches."""
-    (con,) = await env.connections()
-    await con.execute("CREATE TEMP TABLE bench_executemany (a int4, b text, c float8)")
+    cons = await env.connections()
+    for con in cons:
+        await con.execute("CREATE TEMP TABLE bench_executemany (a int4, b text, c float8)")
 
     def op(task: int, i: int) -> Awaitable[Any]:
-        return con.executemany(
+        return cons[task].executemany(
             "INSERT INTO bench_executemany (a, b, c) VALUES ($1, $2, $3)", EXECUTEMANY_ROWS
         )
 
-    def reset() -> Awaitable[Any]:
-        return con.execute("TRUNCATE bench_executemany")
+    async def reset() -> None:
+        for con in cons:
+            await con.execute("TRUNCATE bench_executemany")
+
+    return Bench(op, reset=reset)
+
+
+COPY_RECORDS = [(n, f"name {n}", n * 0.5) for n in range(100_000)]
+
+
+async def copy_records_100k(env: Env) -> Bench:
+    """``copy_records_to_table`` of 100,000 rows (int4, text, float8) into a temp table."""
+    cons = await env.connections()
+    for con in cons:
+        await con.execute("CREATE TEMP TABLE bench_copy (a int4, b text, c float8)")
+
+    def op(task: int, i: int) -> Awaitable[Any]:
+        return cons[task].copy_records_to_table(
+            "bench_copy", records=COPY_RECORDS, columns=["a", "b", "c"]
+        )
+
+    async def reset() -> None:
+        for con in cons:
+            await con.execute("TRUNCATE bench_copy")
 
     return Bench(op, reset=reset)
 
@@ -223,7 +296,9 @@ async def pipelined_50_tasks(env: Env) -> Bench:
     gets its best equivalent, a pool of 10 that the 50 tasks share.
     """
     con = await env.connect()
-    if await _shares_one_connection(con):
+    # A driver may say that it only serialises queries on a shared connection (psycopg's lock).
+    pipelines = getattr(env.driver, "PIPELINES_ON_ONE_CONNECTION", True)
+    if pipelines and await _shares_one_connection(con):
 
         def op(task: int, i: int) -> Awaitable[Any]:
             return con.fetchval("SELECT $1::int4", i)
@@ -235,17 +310,28 @@ async def pipelined_50_tasks(env: Env) -> Bench:
     def pool_op(task: int, i: int) -> Awaitable[Any]:
         return pool.fetchval("SELECT $1::int4", i)
 
-    return Bench(pool_op, note="50 tasks on a pool of 10 (one connection cannot be shared)")
+    why = "one connection cannot be shared" if pipelines else "it serialises a shared connection"
+    return Bench(pool_op, note=f"50 tasks on a pool of 10 ({why})")
 
 
-async def pool_fetchrow_100(env: Env) -> Bench:
-    """100 tasks calling ``pool.fetchrow('SELECT $1::int4', i)`` on a pool of 10."""
+async def pool_fetchrow(env: Env) -> Bench:
+    """N tasks calling ``pool.fetchrow('SELECT $1::int4', i)`` on a pool of 10."""
     pool = await env.create_pool()
 
     def op(task: int, i: int) -> Awaitable[Any]:
         return pool.fetchrow("SELECT $1::int4", i)
 
     return Bench(op)
+
+
+async def pool_fetchrow_10(env: Env) -> Bench:
+    """10 tasks calling ``pool.fetchrow('SELECT $1::int4', i)`` on a pool of 10."""
+    return await pool_fetchrow(env)
+
+
+async def pool_fetchrow_100(env: Env) -> Bench:
+    """100 tasks calling ``pool.fetchrow('SELECT $1::int4', i)`` on a pool of 10."""
+    return await pool_fetchrow(env)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -268,13 +354,18 @@ WORKLOADS: dict[str, Spec] = {
     for s in (
         _spec(select1, 1, POOL_SIZE),
         _spec(fetch_1000_mixed, 1, POOL_SIZE),
-        _spec(pg_type),
-        _spec(generate_series_100k),
-        _spec(wide_50cols),
-        _spec(arrays),
-        _spec(executemany_10k),
+        _spec(pg_type, 1, POOL_SIZE),
+        _spec(generate_series_1k, 1, POOL_SIZE),
+        _spec(generate_series_100k, 1, POOL_SIZE),
+        _spec(wide_50cols, 1, POOL_SIZE),
+        _spec(arrays, 1, POOL_SIZE),
+        _spec(numeric_timestamptz_heavy, 1, POOL_SIZE),
+        _spec(bytea_1mb, 1, POOL_SIZE),
+        _spec(executemany_10k, 1, POOL_SIZE),
+        _spec(copy_records_100k, 1, POOL_SIZE),
         _spec(prepared_fetchrow),
         _spec(pipelined_50_tasks, 50),
+        _spec(pool_fetchrow_10, POOL_SIZE),
         _spec(pool_fetchrow_100, 100),
     )
 }
@@ -289,6 +380,9 @@ def bench_key(name: str, concurrency: int) -> str:
 # What the first operation (task 0, i=0) must return, checked once before timing so that a driver
 # returning wrong data is reported instead of measured.  Each entry: (summary of the result,
 # expected summary); fetches are summarised as (number of rows, first row as a tuple).
+_UTC = datetime.timezone.utc
+
+
 def _rows(result: Any) -> Any:
     return (len(result), tuple(result[0]))
 
@@ -308,16 +402,37 @@ _EXPECTED: dict[str, tuple[Callable[[Any], Any], Any]] = {
             ),
         ),
     ),
-    "pg_type": (lambda r: {"int4", "text", "pg_type"} <= {row["typname"] for row in r}, True),
+    # typname is pg_type's second column (by position: psycopg's rows are plain tuples)
+    "pg_type": (lambda r: {"int4", "text", "pg_type"} <= {row[1] for row in r}, True),
+    "generate_series_1k": (_rows, (1000, (1,))),
     "generate_series_100k": (_rows, (100_000, (1,))),
     "wide_50cols": (
         _rows,
         (500, tuple(1 + c if c % 2 == 0 else f"value {1 + c}" for c in range(50))),
     ),
     "arrays": (_rows, (1000, (list(range(1, 11)), [f"item {k}" for k in range(1, 11)]))),
+    "numeric_timestamptz_heavy": (
+        _rows,
+        (
+            1000,
+            (
+                decimal.Decimal("1.01"),
+                decimal.Decimal("1000.5"),
+                decimal.Decimal("0.1428571429"),
+                decimal.Decimal("-3.25"),
+                datetime.datetime(2024, 1, 1, 0, 0, 1, tzinfo=_UTC),
+                datetime.datetime(2000, 2, 29, 13, 0, tzinfo=_UTC),
+                datetime.datetime(1999, 12, 30, 23, 59, 59, 500000, tzinfo=_UTC),
+                datetime.datetime(2030, 6, 15, 8, 30, 0, 1000, tzinfo=_UTC),
+            ),
+        ),
+    ),
+    "bytea_1mb": (lambda r: bytes(r) == BYTEA_PAYLOAD, True),
     "executemany_10k": (lambda r: r, None),
-    "prepared_fetchrow": (lambda r: (r["id"], r["name"]), (0, "name")),
+    "copy_records_100k": (lambda r: r, "COPY 100000"),
+    "prepared_fetchrow": (lambda r: (r[0], r[1]), (0, "name")),
     "pipelined_50_tasks": (lambda r: r, 0),
+    "pool_fetchrow_10": (lambda r: tuple(r), (0,)),
     "pool_fetchrow_100": (lambda r: tuple(r), (0,)),
 }
 
@@ -325,8 +440,9 @@ _EXPECTED: dict[str, tuple[Callable[[Any], Any], Any]] = {
 # Workloads whose operation i returns i: checked with all tasks running at once, so that a driver
 # mixing up the answers of concurrent queries is reported instead of measured.
 ECHOES_I: dict[str, Callable[[Any], Any]] = {
-    "prepared_fetchrow": lambda r: r["id"],
+    "prepared_fetchrow": lambda r: r[0],
     "pipelined_50_tasks": lambda r: r,
+    "pool_fetchrow_10": lambda r: r[0],
     "pool_fetchrow_100": lambda r: r[0],
 }
 
