@@ -60,3 +60,55 @@ async def test_simple_query_errors_carry_the_query(pg_dsn):
         assert info.value.query == "SELECT * FROM no_such_table_here"
     finally:
         await con.close()
+
+
+class _StallingProxy:
+    """Forwards bytes between client and server until stall() is called, then drops them."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.stalled = False
+        self.server: asyncio.AbstractServer | None = None
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return self.server.sockets[0].getsockname()[1]
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self.target)
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            while data := await src.read(65536):
+                if not self.stalled:
+                    dst.write(data)
+
+        await asyncio.gather(
+            pipe(reader, up_writer), pipe(up_reader, writer), return_exceptions=True
+        )
+
+    def stall(self) -> None:
+        self.stalled = True
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+
+
+async def test_close_with_timeout_raises_when_the_server_does_not_answer(pg_cluster):
+    proxy = _StallingProxy(pg_cluster.host, pg_cluster.port)
+    port = await proxy.start()
+    try:
+        con = await asyncpg_rs.connect(**pg_cluster.connect_kwargs(port=port))
+        assert await con.fetchval("SELECT 1") == 1
+        proxy.stall()
+        with pytest.raises(asyncio.TimeoutError):
+            await con.close(timeout=0.3)
+        assert con.is_closed()
+    finally:
+        proxy.close()
+
+
+async def test_close_with_timeout_waits_for_a_healthy_server(pg_dsn):
+    con = await asyncpg_rs.connect(pg_dsn)
+    await con.close(timeout=5)
+    assert con.is_closed()

@@ -677,8 +677,13 @@ class Connection(metaclass=ConnectionMeta):
             return
         waiter = self._closed_waiter
         try:
-            self._protocol.terminate()
-            await asyncio.wait_for(asyncio.shield(waiter), timeout)
+            if timeout is None:
+                self._protocol.terminate()
+                await asyncio.shield(waiter)
+            else:
+                # As asyncpg: wait for the server to close its end, within `timeout`.
+                self._protocol.terminate(False)
+                await asyncio.wait_for(asyncio.shield(waiter), timeout)
         except BaseException:
             self.terminate()
             raise

@@ -260,16 +260,25 @@ impl PyBaseProtocol {
         false
     }
 
-    fn connection_lost(&mut self, py: Python<'_>, _exc: Option<Py<PyAny>>) {
-        self.state = State::Closed;
-        self.transport = None;
-        // Termination listeners run before the tasks whose requests fail below wake up.
-        if let Some(cb) = self.lost_callback.take() {
-            let _ = self.event_loop.call_method1(py, intern!(py, "call_soon"), (cb,));
+    fn connection_lost(slf: &Bound<'_, Self>, _exc: Option<Py<PyAny>>) -> PyResult<()> {
+        let py = slf.py();
+        let callback = {
+            let mut this = slf.try_borrow_mut()?;
+            this.state = State::Closed;
+            this.transport = None;
+            this.lost_callback.take()
+        };
+        // Termination listeners run first (called outside the borrow, so they may use the
+        // connection), then the requests in flight fail.
+        if let Some(cb) = callback {
+            if let Err(e) = cb.call0(py) {
+                e.write_unraisable(py, Some(cb.bind(py)));
+            }
         }
+        let mut this = slf.try_borrow_mut()?;
         let msg = "connection was closed in the middle of operation";
         // A server that said why before closing (FATAL: terminating connection ...) is quoted.
-        let server = match self.pending.front() {
+        let server = match this.pending.front() {
             Some(Pending {
                 failure: Some(Failure::Server(fields)),
                 kind,
@@ -281,14 +290,15 @@ impl PyBaseProtocol {
             Some(fields) => {
                 let cause = errors::server_error(py, &fields, None);
                 let text = format!("{msg}: {}", errors::message(&fields));
-                self.fail_all(py, || {
+                this.fail_all(py, || {
                     let err = errors::client_error(py, "ConnectionDoesNotExistError", text.clone());
                     err.set_cause(py, Some(cause.clone_ref(py)));
                     err
                 });
             }
-            None => self.fail_all(py, || errors::client_error(py, "ConnectionDoesNotExistError", msg)),
+            None => this.fail_all(py, || errors::client_error(py, "ConnectionDoesNotExistError", msg)),
         }
+        Ok(())
     }
 
     // ----- session -----
@@ -734,7 +744,10 @@ impl PyBaseProtocol {
     }
 
     /// Send Terminate and close the transport.
-    fn terminate(&mut self, py: Python<'_>) -> PyResult<()> {
+    /// Send Terminate; with `close`, close the transport now, else let the server close it (the
+    /// caller waits for `connection_lost`, with its own time limit).
+    #[pyo3(signature = (close=true))]
+    fn terminate(&mut self, py: Python<'_>, close: bool) -> PyResult<()> {
         if let (State::Ready, Some(t)) = (&self.state, &self.transport) {
             frontend::terminate(&mut self.outbuf);
             let data = PyBytes::new(py, &self.outbuf);
@@ -742,8 +755,10 @@ impl PyBaseProtocol {
             let _ = t.call_method1(py, intern!(py, "write"), (data,));
         }
         self.state = State::Closed;
-        if let Some(t) = &self.transport {
-            t.call_method0(py, intern!(py, "close"))?;
+        if close {
+            if let Some(t) = &self.transport {
+                t.call_method0(py, intern!(py, "close"))?;
+            }
         }
         Ok(())
     }
