@@ -112,3 +112,16 @@ async def test_close_with_timeout_waits_for_a_healthy_server(pg_dsn):
     con = await asyncpg_rs.connect(pg_dsn)
     await con.close(timeout=5)
     assert con.is_closed()
+
+
+async def test_anonymous_record_argument_is_an_unsupported_feature(pg_dsn):
+    con = await asyncpg_rs.connect(pg_dsn)
+    try:
+        with pytest.raises(asyncpg_rs.UnsupportedClientFeatureError) as info:
+            await con.fetchval("SELECT $1::record", (1, 2))
+        expected = "invalid input for query argument $1: input of anonymous composite types is not supported"
+        assert info.value.args == (expected,)
+        assert info.value.hint
+        assert await con.fetchval("SELECT 1") == 1
+    finally:
+        await con.close()

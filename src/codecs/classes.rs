@@ -15,6 +15,12 @@ macro_rules! cached_class {
 }
 
 cached_class!(
+    /// `asyncpg_rs.exceptions.UnsupportedClientFeatureError`
+    unsupported_client_feature_error,
+    "asyncpg_rs.exceptions",
+    "UnsupportedClientFeatureError"
+);
+cached_class!(
     /// `decimal.Decimal`
     decimal,
     "decimal",

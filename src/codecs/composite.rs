@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyMapping, PyTuple};
 
@@ -214,9 +214,17 @@ pub fn decode_record(py: Python<'_>, buf: &[u8]) -> PyResult<Py<PyAny>> {
 
 /// PostgreSQL cannot read anonymous records.
 pub fn encode_record(value: &Bound<'_, PyAny>, _out: &mut Vec<u8>) -> PyResult<()> {
-    let _ = value;
-    Err(PyTypeError::new_err(
-        "input of anonymous composite types is not supported; consider declaring an explicit composite \
-         type and using it to cast the argument",
-    ))
+    let py = value.py();
+    let kwargs = pyo3::types::PyDict::new(py);
+    kwargs.set_item(
+        "detail",
+        "PostgreSQL does not implement anonymous composite type input.",
+    )?;
+    kwargs.set_item(
+        "hint",
+        "Consider declaring an explicit composite type and using it to cast the argument.",
+    )?;
+    let err = super::classes::unsupported_client_feature_error(py)?
+        .call(("input of anonymous composite types is not supported",), Some(&kwargs))?;
+    Err(PyErr::from_value(err))
 }

@@ -1992,11 +1992,13 @@ fn argument_error(py: Python<'_>, index: usize, row: Option<usize>, value: &Boun
         return e.clone_ref(py);
     }
     if is("InterfaceError") {
-        let msg = format!(
-            "invalid input for query argument ${}{place}: {}",
-            index + 1,
-            e.value(py)
-        );
+        // The bare message: with_msg() keeps the detail and hint, which str() would repeat.
+        let bare = e
+            .value(py)
+            .getattr("args")
+            .and_then(|a| a.get_item(0))
+            .map_or_else(|_| e.value(py).to_string(), |m| m.to_string());
+        let msg = format!("invalid input for query argument ${}{place}: {bare}", index + 1);
         if let Ok(new) = e.value(py).call_method1("with_msg", (msg,)) {
             return PyErr::from_value(new);
         }
