@@ -87,13 +87,24 @@ def tick_label(exponent: int) -> str:
     return f"{value:g}x" if value >= 1 else f"1/{2**-exponent:g}x"
 
 
-def draw_png(bars: list[tuple[str, float | None, str]], sub: str, out: Path) -> None:
+def psycopg_ratios(data: dict[str, Any]) -> list[float | None]:
+    """asyncpg_rs / psycopg per case (run.py writes them when psycopg ran), in run order."""
+    return [row.get("ratio_psycopg") for row in data["results"]]
+
+
+def draw_png(
+    bars: list[tuple[str, float | None, str]],
+    sub: str,
+    out: Path,
+    others: list[float | None] | None = None,
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    lo, hi = log2_range(bars)
+    extra = [r for r in others or [] if r]
+    lo, hi = log2_range([*bars, *(("", r, "") for r in extra)])
     fig, ax = plt.subplots(figsize=(9, 0.42 * len(bars) + 1.4))
     y = range(len(bars))
     # Bars start at parity (1) and end at the ratio, to the left when asyncpg_rs is slower.
@@ -116,9 +127,25 @@ def draw_png(bars: list[tuple[str, float | None, str]], sub: str, out: Path) -> 
             fontsize=8,
             color="#333333" if ratio else MISSING,
         )
+    if extra:  # asyncpg_rs / psycopg as a marker on each row
+        points = [(i, r) for i, r in enumerate(others or []) if r]
+        ax.scatter(
+            [r for _, r in points],
+            [i for i, _ in points],
+            marker="D",
+            s=18,
+            color="#264653",
+            alpha=0.75,
+            zorder=3,
+            label="asyncpg_rs / psycopg 3",
+        )
+        ax.legend(loc="lower right", fontsize=8, frameon=False)
     ax.set_yticks(list(y), [b[0] for b in bars], fontsize=9)
     ax.invert_yaxis()
-    ax.set_xlabel("ops/s of asyncpg_rs / ops/s of asyncpg (log scale; line: parity)")
+    ax.set_xlabel(
+        "ops/s of asyncpg_rs / ops/s of asyncpg (log scale; line: parity)"
+        + ("\ndiamonds: ops/s of asyncpg_rs / ops/s of psycopg 3" if extra else "")
+    )
     ax.set_title(f"{TITLE}\n{sub}", fontsize=10)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
@@ -207,7 +234,10 @@ def main(argv: list[str] | None = None) -> int:
             use_png = False
     out = Path(args.output) if args.output else DOCS_DIR / ("bench.png" if use_png else "bench.svg")
     out.parent.mkdir(parents=True, exist_ok=True)
-    (draw_png if use_png else draw_svg)(bars, sub, out)
+    if use_png:
+        draw_png(bars, sub, out, psycopg_ratios(data))
+    else:
+        draw_svg(bars, sub, out)
     print(f"{out} (from {source})")
     return 0
 
