@@ -14,7 +14,7 @@ if typing.TYPE_CHECKING:
     from .connection import Connection
 
 _CHUNK = 512 * 1024
-_RECORDS_PER_CHUNK = 1024
+_RECORDS_PER_CHUNK = 4096
 
 # The COPY options in the order asyncpg renders them.
 _OPTION_NAMES = (
@@ -214,9 +214,28 @@ async def copy_in(
     chunks: typing.AsyncIterator[bytes],
     timeout: float | None,
 ) -> str:
+    """COPY ... FROM STDIN with raw data chunks (text, csv or binary as the SQL says)."""
+    protocol = con._protocol
+
+    async def send(chunk: typing.Any, header: bool, trailer: bool) -> None:
+        if chunk:
+            protocol.copy_data(chunk)
+            await protocol.drain()
+
+    return await copy_in_with(con, sql, chunks, send, timeout)
+
+
+async def copy_in_with(
+    con: Connection,
+    sql: str,
+    batches: typing.AsyncIterator[typing.Any],
+    send: typing.Callable[[typing.Any, bool, bool], typing.Awaitable[None]],
+    timeout: float | None,
+) -> str:
+    """COPY ... FROM STDIN: each item of `batches` goes through `send(item, first, last)`."""
     con._check_open()
     if timeout is not None:
-        return await asyncio.wait_for(copy_in(con, sql, chunks, None), timeout)
+        return await asyncio.wait_for(copy_in_with(con, sql, batches, send, None), timeout)
     protocol = con._protocol
     started, done = protocol.copy_in(sql)
     try:
@@ -226,10 +245,14 @@ async def copy_in(
             con._cancel_request()
         raise
     try:
-        async for chunk in chunks:
-            if chunk:
-                protocol.copy_data(chunk)
-                await protocol.drain()
+        first = True
+        pending: typing.Any = None
+        async for batch in batches:
+            if pending is not None:
+                await send(pending, first, False)
+                first = False
+            pending = batch
+        await send(pending or [], first, True)
     except BaseException as e:
         if not protocol.is_closed():
             protocol.copy_fail(f"COPY aborted by the client: {type(e).__name__}")
@@ -264,26 +287,28 @@ async def copy_records(
     sql = f"COPY {table_spec(table_name, schema_name, cols)} FROM STDIN (FORMAT binary){where_sql}"
     protocol = con._protocol
 
-    async def chunks() -> typing.AsyncIterator[bytes]:
-        header = True
-        batch: list[typing.Any] = []
-        if isinstance(records, collections.abc.AsyncIterable):
-            async for rec in records:
-                batch.append(rec)
-                if len(batch) >= _RECORDS_PER_CHUNK:
-                    yield protocol.encode_copy_records(state, batch, header)
-                    header = False
-                    batch = []
-        else:
-            for rec in records:
-                batch.append(rec)
-                if len(batch) >= _RECORDS_PER_CHUNK:
-                    yield protocol.encode_copy_records(state, batch, header)
-                    header = False
-                    batch = []
-        yield protocol.encode_copy_records(state, batch, header) + b"\xff\xff"
+    async def send(batch: list[typing.Any], header: bool, trailer: bool) -> None:
+        protocol.copy_records(state, batch, header, trailer)
+        await protocol.drain()
 
-    return await copy_in(con, sql, chunks(), timeout)
+    return await copy_in_with(con, sql, _record_batches(records), send, timeout)
+
+
+async def _record_batches(records: typing.Any) -> typing.AsyncIterator[list[typing.Any]]:
+    batch: list[typing.Any] = []
+    if isinstance(records, collections.abc.AsyncIterable):
+        async for rec in records:
+            batch.append(rec)
+            if len(batch) >= _RECORDS_PER_CHUNK:
+                yield batch
+                batch = []
+    else:
+        for rec in records:
+            batch.append(rec)
+            if len(batch) >= _RECORDS_PER_CHUNK:
+                yield batch
+                batch = []
+    yield batch
 
 
 _PLACEHOLDER = re.compile(r"\$(\d+)\b")

@@ -591,15 +591,18 @@ impl PyBaseProtocol {
     }
 
     /// Encode `records` as binary COPY tuples with the codecs of the columns of `stmt` (a
-    /// `SELECT cols FROM table` statement). `header` prepends the binary COPY file header.
-    fn encode_copy_records<'py>(
-        &self,
+    /// `SELECT cols FROM table` statement) and send them as one CopyData message, written straight
+    /// into the output buffer. `header` starts the binary COPY stream, `trailer` ends it.
+    fn copy_records<'py>(
+        &mut self,
         py: Python<'py>,
         stmt: &Bound<'py, PyStatement>,
         records: &Bound<'py, PyAny>,
         header: bool,
-    ) -> PyResult<Bound<'py, PyBytes>> {
-        let stmt = &stmt.get().inner;
+        trailer: bool,
+    ) -> PyResult<()> {
+        self.check_open(py)?;
+        let stmt = stmt.get().inner.clone();
         for col in &stmt.columns {
             if col.format != 1 {
                 return Err(errors::client_error(
@@ -613,58 +616,13 @@ impl PyBaseProtocol {
                 ));
             }
         }
-        let mut out: Vec<u8> = Vec::with_capacity(4096);
-        if header {
-            out.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
-            out.extend_from_slice(&[0u8; 8]);
+        let mark = self.outbuf.len();
+        let result = encode_copy_message(py, &stmt, records, header, trailer, &mut self.outbuf);
+        if let Err(e) = result {
+            self.outbuf.truncate(mark);
+            return Err(e);
         }
-        let ncols = i16::try_from(stmt.columns.len()).map_err(|_| protocol_err(py, "too many columns"))?;
-        let mut scratch = Vec::new();
-        for (row, record) in records.try_iter()?.enumerate() {
-            let record = record?;
-            let seq = record.cast::<PySequence>().map_err(|_| {
-                errors::client_error(
-                    py,
-                    "DataError",
-                    format!(
-                        "invalid input in copy_records_to_table() record #{row}: expected a sequence, got {}",
-                        type_name(&record)
-                    ),
-                )
-            })?;
-            if seq.len()? != stmt.columns.len() {
-                return Err(errors::client_error(
-                    py,
-                    "DataError",
-                    format!(
-                        "invalid input in copy_records_to_table() record #{row}: expected {} values, got {}",
-                        stmt.columns.len(),
-                        seq.len()?
-                    ),
-                ));
-            }
-            out.extend_from_slice(&ncols.to_be_bytes());
-            for (i, col) in stmt.columns.iter().enumerate() {
-                let value = seq.get_item(i)?;
-                if value.is_none() {
-                    out.extend_from_slice(&(-1i32).to_be_bytes());
-                    continue;
-                }
-                scratch.clear();
-                col.codec.encode(&value, &mut scratch).map_err(|e| {
-                    let msg = format!(
-                        "invalid input for column {:?} in copy_records_to_table() record #{row}: {}",
-                        col.name,
-                        e.value(py)
-                    );
-                    errors::client_error(py, "DataError", msg)
-                })?;
-                let len = i32::try_from(scratch.len()).map_err(|_| protocol_err(py, "value too large"))?;
-                out.extend_from_slice(&len.to_be_bytes());
-                out.extend_from_slice(&scratch);
-            }
-        }
-        Ok(PyBytes::new(py, &out))
+        self.flush(py)
     }
 
     /// Forget every cached statement (they are closed on the server with the next request).
@@ -1899,6 +1857,73 @@ fn decode_row(
         return Err(protocol_err(py, "DataRow has fewer columns than RowDescription"));
     }
     PyRecord::new_object(py, &stmt.desc, values, record_class)
+}
+
+/// One CopyData message holding `records` as binary COPY tuples (plus the stream's header and
+/// trailer when asked), appended to `out`. Values are encoded in place, their length patched after.
+fn encode_copy_message(
+    py: Python<'_>,
+    stmt: &Statement,
+    records: &Bound<'_, PyAny>,
+    header: bool,
+    trailer: bool,
+    out: &mut BytesMut,
+) -> PyResult<()> {
+    let ncols = i16::try_from(stmt.columns.len()).map_err(|_| protocol_err(py, "too many columns"))?;
+    out.put_u8(b'd');
+    let len_at = out.len();
+    out.put_i32(0);
+    if header {
+        out.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+        out.extend_from_slice(&[0u8; 8]);
+    }
+    let mut scratch: Vec<u8> = Vec::new();
+    let bad_record = |row: usize, why: String| {
+        errors::client_error(
+            py,
+            "DataError",
+            format!("invalid input in copy_records_to_table() record #{row}: {why}"),
+        )
+    };
+    for (row, record) in records.try_iter()?.enumerate() {
+        let record = record?;
+        let seq = record
+            .cast::<PySequence>()
+            .map_err(|_| bad_record(row, format!("expected a sequence, got {}", type_name(&record))))?;
+        let n = seq.len()?;
+        if n != stmt.columns.len() {
+            return Err(bad_record(
+                row,
+                format!("expected {} values, got {n}", stmt.columns.len()),
+            ));
+        }
+        out.put_i16(ncols);
+        for (i, col) in stmt.columns.iter().enumerate() {
+            let value = seq.get_item(i)?;
+            if value.is_none() {
+                out.put_i32(-1);
+                continue;
+            }
+            scratch.clear();
+            col.codec.encode(&value, &mut scratch).map_err(|e| {
+                let msg = format!(
+                    "invalid input for column {:?} in copy_records_to_table() record #{row}: {}",
+                    col.name,
+                    e.value(py)
+                );
+                errors::client_error(py, "DataError", msg)
+            })?;
+            let len = i32::try_from(scratch.len()).map_err(|_| protocol_err(py, "value too large"))?;
+            out.put_i32(len);
+            out.extend_from_slice(&scratch);
+        }
+    }
+    if trailer {
+        out.put_i16(-1);
+    }
+    let len = i32::try_from(out.len() - len_at).map_err(|_| protocol_err(py, "COPY data chunk too large"))?;
+    out[len_at..len_at + 4].copy_from_slice(&len.to_be_bytes());
+    Ok(())
 }
 
 /// A DataRow of text values (the introspection query).
