@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import socket
 import ssl as ssl_module
 import time
@@ -228,6 +229,8 @@ class Connection(metaclass=ConnectionMeta):
         return await self._many(command, args_list, MODE_NONE, None, timeout)
 
     async def _many(self, query, args_list, mode, record_class, timeout):  # type: ignore[no-untyped-def]
+        if not isinstance(args_list, (list, tuple)):
+            return await self._many_streamed(query, args_list, mode, record_class, timeout)
         if not args_list:
             # Still prepare, so that an invalid query is reported.
             await self._wait(self._protocol.prepare(query, ""), timeout)
@@ -236,6 +239,43 @@ class Connection(metaclass=ConnectionMeta):
         return await self._wait(
             self._protocol.query_many(query, args_list, mode, record_class), timeout
         )
+
+    async def _many_streamed(self, query, args, mode, record_class, timeout):  # type: ignore[no-untyped-def]
+        """executemany/fetchmany over a generator or other lazy iterable: the argument sets are
+        sent in batches as they are produced, under one Sync, with write flow control. Other
+        calls on this connection wait meanwhile. A failure of the iterable rolls the batch back
+        outside a transaction block, and leaves what was sent inside one, as asyncpg does."""
+        _check_record_class(record_class)
+        protocol = self._protocol
+        state = await self._wait(protocol.statement_for(query), timeout)
+        barrier = self._loop.create_future()
+        self._cancel_barrier = barrier
+        try:
+            # Nothing else may write between the batches: let the requests in flight (and the
+            # steps they still have to send) finish first.
+            while protocol.is_busy():
+                await protocol.sync()
+            in_transaction = self.is_in_transaction()
+            fut = protocol.many_start(state, mode, record_class)
+            try:
+                sent = 0
+                async for batch in _arg_batches(args):
+                    if not protocol.many_batch(state, batch, sent == 0, sent):
+                        break  # the server already failed this request
+                    sent += len(batch)
+                    await protocol.drain()
+                    await asyncio.sleep(0)  # let a server error arrive and stop the source
+            except BaseException:
+                protocol.many_abort(in_transaction)
+                with contextlib.suppress(Exception):
+                    await fut
+                raise
+            protocol.many_end()
+        finally:
+            if self._cancel_barrier is barrier:
+                self._cancel_barrier = None
+            barrier.set_result(None)
+        return await self._wait(fut, timeout)
 
     async def fetch(
         self,
@@ -907,10 +947,37 @@ def _check_record_class(record_class: typing.Any) -> None:
         raise exceptions.InterfaceError("record_class must not redefine __new__ or __init__")
 
 
-def _as_list(args: typing.Any) -> list[typing.Any]:
-    if isinstance(args, list):
-        return args
-    return list(args)
+def _as_list(args: typing.Any) -> typing.Any:
+    """Lists and tuples are sent at once; anything else (generators, async iterables) is
+    streamed in batches by Connection._many_streamed."""
+    if isinstance(args, (list, tuple)):
+        return list(args)
+    if isinstance(args, (str, bytes)) or not (
+        hasattr(args, "__iter__") or hasattr(args, "__aiter__")
+    ):
+        raise TypeError(f"expected an iterable of argument sequences, got {type(args).__name__}")
+    return args
+
+
+_BATCH = 1000
+
+
+async def _arg_batches(args: typing.Any) -> typing.AsyncIterator[list[typing.Any]]:
+    batch: list[typing.Any] = []
+    if hasattr(args, "__aiter__"):
+        async for item in args:
+            batch.append(item)
+            if len(batch) >= _BATCH:
+                yield batch
+                batch = []
+    else:
+        for item in args:
+            batch.append(item)
+            if len(batch) >= _BATCH:
+                yield batch
+                batch = []
+    if batch:
+        yield batch
 
 
 def _check_cache_arg(name: str, value: typing.Any) -> None:
