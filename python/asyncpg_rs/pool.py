@@ -41,7 +41,8 @@ except ImportError:  # pragma: no cover
 
 __all__ = ("Pool", "PoolAcquireContext", "PoolConnectionProxy", "create_pool")
 
-logger = logging.getLogger(__name__)
+# asyncpg's logger name, so that logging set up for asyncpg keeps receiving the pool's warnings.
+logger = logging.getLogger("asyncpg.pool")
 
 # Connection methods that send a query; counted per connection for max_queries when the
 # connection does not count its own queries (no `_queries_count`).

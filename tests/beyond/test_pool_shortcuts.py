@@ -72,3 +72,10 @@ async def test_release_after_terminate_is_a_no_op(pg_dsn):
     await pool.release(con)  # asyncpg: terminate() detached it, nothing to do
     with pytest.raises(asyncpg_rs.InterfaceError, match="released back to the pool"):
         await con.fetchval("SELECT 1")
+
+
+def test_pool_logs_on_asyncpgs_logger_name():
+    # Logging configured for asyncpg keeps receiving the pool's warnings.
+    from asyncpg_rs import pool
+
+    assert pool.logger.name == "asyncpg.pool"
