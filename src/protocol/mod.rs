@@ -21,7 +21,7 @@ use postgres_protocol::message::backend::{DataRowBody, Message};
 use postgres_protocol::message::frontend;
 use pyo3::exceptions::{PyIndexError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PySequence, PyString, PyTuple, PyType};
+use pyo3::types::{PyBytes, PyDict, PyList, PySequence, PyString, PyType};
 use pyo3::{intern, IntoPyObjectExt};
 
 use crate::codecs::Codec;
@@ -1585,7 +1585,6 @@ impl PyBaseProtocol {
                 self.complete(py, p)?;
             }
         }
-        let _ = py;
         Ok(())
     }
 
@@ -1880,7 +1879,6 @@ fn build_statement(
             codec: lookup(oid),
         })
         .collect();
-    let no_data = columns.is_empty();
     let columns: Vec<Column> = columns
         .into_iter()
         .map(|(name, oid)| match lookup(oid) {
@@ -1907,7 +1905,6 @@ fn build_statement(
         columns,
         desc,
         result_formats,
-        no_data,
     })
 }
 
@@ -1954,7 +1951,6 @@ fn redescribe(
         name: old.name.clone(),
         query: old.query.clone(),
         params,
-        no_data: columns.is_empty(),
         columns,
         desc,
         result_formats,
@@ -2240,6 +2236,5 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MODE_ROW", MODE_ROW)?;
     m.add("MODE_VAL", MODE_VAL)?;
     m.add("MODE_NONE", MODE_NONE)?;
-    let _ = PyTuple::empty(m.py());
     Ok(())
 }

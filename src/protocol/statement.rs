@@ -33,8 +33,6 @@ pub struct Statement {
     pub desc: Arc<RecordDescriptor>,
     /// Result format codes for Bind, one per column.
     pub result_formats: Vec<i16>,
-    /// True when the statement returns no rows (NoData).
-    pub no_data: bool,
 }
 
 /// A prepared statement handed to Python (`PreparedStatement` wraps it).
