@@ -20,6 +20,8 @@ import warnings
 
 import pytest
 
+from tests.fixtures.tools import require_tool
+
 asyncpg_connect_utils = pytest.importorskip("asyncpg.connect_utils")
 
 _PKG_DIR = pathlib.Path(__file__).resolve().parent.parent / "python" / "asyncpg_rs"
@@ -620,9 +622,7 @@ def test_bad_target_session_attrs(case, files, monkeypatch):
 @pytest.fixture
 def client_cert(tmp_path):
     """A self-signed certificate and its key, encrypted with the password 'secret'."""
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("openssl is not installed")
+    openssl = require_tool("openssl")
     cert, key = tmp_path / "client.crt", tmp_path / "client.key"
     subprocess.run(
         [openssl, "req", "-x509", "-newkey", "rsa:2048", "-keyout", str(key), "-out", str(cert)]

@@ -14,10 +14,7 @@ import time
 import pytest
 
 import asyncpg_rs
-
-PGBOUNCER = shutil.which("pgbouncer") or (
-    "/usr/sbin/pgbouncer" if os.path.exists("/usr/sbin/pgbouncer") else None
-)
+from tests.fixtures.tools import require_tool
 
 
 def _free_port() -> int:
@@ -28,8 +25,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def pgbouncer_dsn(pg_cluster):
-    if PGBOUNCER is None:
-        pytest.fail("pgbouncer is not installed (.ci/run installs Debian's pgbouncer package)")
+    pgbouncer = require_tool("pgbouncer")
     workdir = tempfile.mkdtemp(prefix="asyncpg-rs-pgbouncer-")
     port = _free_port()
     ini = os.path.join(workdir, "pgbouncer.ini")
@@ -45,7 +41,7 @@ def pgbouncer_dsn(pg_cluster):
             f"logfile = {workdir}/pgbouncer.log\npidfile = {workdir}/pgbouncer.pid\n"
             "ignore_startup_parameters = extra_float_digits,application_name\n"
         )
-    cmd = [PGBOUNCER, ini]
+    cmd = [pgbouncer, ini]
     if os.geteuid() == 0:
         subprocess.run(["chown", "-R", "postgres", workdir], check=True)
         cmd = ["runuser", "-u", "postgres", "--", *cmd]
