@@ -11,7 +11,7 @@ import time
 import typing
 import warnings
 
-from . import _copy, connect_utils, exceptions, prepared_stmt, serverversion
+from . import _copy, _named, connect_utils, exceptions, prepared_stmt, serverversion
 from . import cursor as cursor_mod
 from . import transaction as transaction_mod
 from ._native import Record
@@ -433,6 +433,12 @@ class Connection(metaclass=ConnectionMeta):
         if record_class is not None:
             _check_record_class(record_class)
         return cursor_mod.CursorFactory(self, query, None, args, prefetch, timeout, record_class)
+
+    @property
+    def named(self) -> _named.ConnectionNamedQueries:
+        """The query methods with ``:name`` parameters and a mapping (an asyncpg-rs extension):
+        ``await con.named.fetch("SELECT * FROM t WHERE id = :id", {"id": 5})``."""
+        return _named.ConnectionNamedQueries(self._proxy if self._proxy is not None else self)
 
     def transaction(
         self, *, isolation: str | None = None, readonly: bool = False, deferrable: bool = False

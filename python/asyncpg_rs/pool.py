@@ -20,6 +20,7 @@ import sys
 import types
 import warnings
 
+from . import _named
 from .exceptions import ConnectionDoesNotExistError, InterfaceError, InterfaceWarning
 
 try:  # The core may not be importable yet (or may be mid-import); resolved again on use.
@@ -826,6 +827,12 @@ class Pool:
     def get_idle_size(self):
         """Return the current number of idle connections in this pool."""
         return sum(holder.is_connected() and holder.is_idle() for holder in self._holders)
+
+    @property
+    def named(self):
+        """The shortcuts with ``:name`` parameters and a mapping (an asyncpg-rs extension):
+        ``await pool.named.fetch("SELECT * FROM t WHERE id = :id", {"id": 5})``."""
+        return _named.NamedQueries(self)
 
     def set_connect_args(self, dsn=None, **connect_kwargs):
         """Set the connection arguments used for all new connections of this pool.
