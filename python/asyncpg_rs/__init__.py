@@ -14,6 +14,7 @@ from . import types as types
 from . import utils as utils
 from ._compat import install_as_asyncpg as install_as_asyncpg
 from ._native import Record as Record
+from ._native import __version__ as _native_version
 from .connection import Connection as Connection
 from .connection import connect as connect
 from .exceptions import *
@@ -32,7 +33,12 @@ from .types import Range as Range
 from .types import ServerVersion as ServerVersion
 from .types import Type as Type
 
-__version__ = "0.32.0"
+#: This distribution's version (``asyncpg-rs`` on the package index; Cargo.toml's, as maturin builds it).
+__version__: str = _native_version
+
+#: The asyncpg release whose API and behaviour asyncpg-rs mirrors (what ``asyncpg.__version__``
+#: would say for the driver you replaced).
+asyncpg_version: str = "0.32.0"
 
 __all__ = (  # noqa: PLE0604
     "connect",

@@ -97,6 +97,8 @@ ALIAS_CHECK = textwrap.dedent(
     asyncpg_rs.install_as_asyncpg()   # idempotent
     import asyncpg
     assert asyncpg is asyncpg_rs and real is not asyncpg_rs
+    # The alias is asyncpg_rs itself, so it reports asyncpg-rs's own version (docs/migrating.md)
+    assert asyncpg.__version__ == asyncpg_rs.__version__ != real.__version__
     import asyncpg.exceptions, asyncpg.pool, asyncpg.connection, asyncpg.types
     import asyncpg.cursor, asyncpg.prepared_stmt, asyncpg.transaction, asyncpg.utils
     import asyncpg.serverversion, asyncpg.cluster, asyncpg.connect_utils
