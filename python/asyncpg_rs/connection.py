@@ -36,6 +36,10 @@ LoggedQuery = collections.namedtuple(
 #: Bound on sending a CancelRequest and waiting for the cancelled request, without command_timeout.
 _CANCEL_TIMEOUT = 10.0
 
+#: json, jsonb and their array types, given the object codec by ``json_objects=True``.
+_JSON_TYPES = ((114, "json"), (3802, "jsonb"), (199, "_json"), (3807, "_jsonb"))
+_JSON_OBJECTS_CODEC = "asyncpg_rs.json_objects"
+
 _RESET_QUERY = "SELECT pg_advisory_unlock_all();\nCLOSE ALL;\nUNLISTEN *;\nRESET ALL;"
 
 
@@ -64,6 +68,7 @@ class _ConnectionConfig(typing.NamedTuple):
     statement_cache_size: int
     max_cached_statement_lifetime: float
     max_cacheable_statement_size: int
+    json_objects: bool = False
 
 
 class _Callback(typing.NamedTuple):
@@ -1016,8 +1021,14 @@ async def connect(
     target_session_attrs: str | None = None,
     krbsrvname: str | None = None,
     gsslib: str | None = None,
+    json_objects: bool = False,
 ) -> Connection:
-    """Open a connection to a PostgreSQL server, with asyncpg's arguments and rules."""
+    """Open a connection to a PostgreSQL server, with asyncpg's arguments and rules.
+
+    asyncpg-rs extension (off by default): ``json_objects=True`` decodes json/jsonb values (and
+    their arrays) into Python objects in Rust, as ``json.loads`` would, and encodes parameters of
+    those types from Python objects, as ``json.dumps`` would.
+    """
     if not (isinstance(connection_class, type) and issubclass(connection_class, Connection)):
         raise exceptions.InterfaceError(
             "connection_class is expected to be a subclass of asyncpg.Connection, "
@@ -1052,6 +1063,7 @@ async def connect(
         statement_cache_size=int(statement_cache_size),
         max_cached_statement_lifetime=float(max_cached_statement_lifetime),
         max_cacheable_statement_size=int(max_cacheable_statement_size),
+        json_objects=bool(json_objects),
     )
     deadline = loop.time() + timeout if timeout is not None else None
 
@@ -1207,6 +1219,9 @@ async def _connect_addr(
     except BaseException:
         transport.abort()
         raise
+    if config.json_objects:
+        for oid, name in _JSON_TYPES:
+            protocol.set_builtin_type_codec(oid, name, _JSON_OBJECTS_CODEC)
     return connection_class(protocol, transport, loop, addr, config, params)
 
 

@@ -198,7 +198,8 @@ class PreparedStatement:
                 await tr.rollback()
         else:
             data = await self._con.fetchval(query, *args)
-        return json.loads(data)
+        # With json_objects=True the plan arrives parsed already.
+        return json.loads(data) if isinstance(data, str) else data
 
     def __repr__(self) -> str:
         return f"<asyncpg.PreparedStatement {self._query!r} 0x{id(self):x}>"

@@ -37,6 +37,9 @@ impl Codec {
     }
 }
 
+/// The codec name that makes json/jsonb (and their arrays) Python objects.
+pub const JSON_OBJECTS: &str = "asyncpg_rs.json_objects";
+
 /// How a user codec exchanges values with its Python callables (`set_type_codec(format=...)`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UserFormat {
@@ -106,6 +109,20 @@ impl Codec {
     pub fn builtin_by_name(oid: u32, name: &str) -> Option<Codec> {
         if name == "pg_contrib.hstore" {
             return Some(Codec::Hstore(oid));
+        }
+        if name == JSON_OBJECTS {
+            // json, jsonb and their arrays (the `json_objects` connection option).
+            return match oid {
+                oids::JSON | oids::JSONB => Some(Codec::JsonObjects(oid)),
+                _ => {
+                    let elem = oids::array_element(oid).filter(|e| *e == oids::JSON || *e == oids::JSONB)?;
+                    Some(Codec::Array(Arc::new(super::ArrayCodec::new(
+                        oid,
+                        elem,
+                        Codec::JsonObjects(elem),
+                    ))))
+                }
+            };
         }
         if TEXT_ONLY.contains(&name) {
             return Some(Codec::TextFormat(oid));

@@ -29,6 +29,7 @@ mod custom;
 mod datetime;
 mod geometry;
 mod hstore;
+mod json;
 mod network;
 mod numeric;
 mod oids;
@@ -106,6 +107,8 @@ pub enum Codec {
     Jsonb,
     /// jsonpath (str; version byte on the wire)
     Jsonpath,
+    /// json or jsonb as Python objects (the `json_objects` option; the field is the type OID).
+    JsonObjects(u32),
     /// void (None)
     Void,
     /// inet <-> ipaddress Address / Interface
@@ -267,7 +270,8 @@ impl Codec {
             | Codec::TextFormat(oid)
             | Codec::Bits(oid)
             | Codec::Snapshot(oid)
-            | Codec::Hstore(oid) => *oid,
+            | Codec::Hstore(oid)
+            | Codec::JsonObjects(oid) => *oid,
             Codec::Point => POINT,
             Codec::Line => LINE,
             Codec::Lseg => LSEG,
@@ -321,6 +325,7 @@ impl Codec {
             Codec::Interval => datetime::decode_interval(py, buf),
             Codec::Jsonb => text::decode_versioned(py, buf, "jsonb"),
             Codec::Jsonpath => text::decode_versioned(py, buf, "jsonpath"),
+            Codec::JsonObjects(oid) => json::decode_json_objects(py, buf, *oid == oids::JSONB),
             Codec::Void => Ok(py.None()),
             Codec::Inet => network::decode_inet(py, buf, false),
             Codec::Cidr => network::decode_inet(py, buf, true),
@@ -368,6 +373,7 @@ impl Codec {
             Codec::TimestampTz => datetime::encode_timestamptz(value, out),
             Codec::Interval => datetime::encode_interval(value, out),
             Codec::Jsonb | Codec::Jsonpath => text::encode_versioned(value, out),
+            Codec::JsonObjects(oid) => json::encode_json_objects(value, out, *oid == oids::JSONB),
             Codec::Void => Ok(()),
             Codec::Inet => network::encode_inet(value, out, false),
             Codec::Cidr => network::encode_inet(value, out, true),
