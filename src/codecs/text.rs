@@ -11,8 +11,34 @@ use super::type_name_of;
 const JSON_VERSION: u8 = 1;
 
 pub fn decode_text(py: Python<'_>, buf: &[u8]) -> PyResult<Py<PyAny>> {
-    // Python validates the UTF-8 while decoding; no second pass in Rust.
+    if buf.len() > 1 && buf.is_ascii() {
+        return Ok(ascii_str(py, buf)?.into_any().unbind());
+    }
+    // Python validates the UTF-8 while decoding (and returns its cached objects for "" and one
+    // ASCII character); no second pass in Rust.
     Ok(PyString::from_bytes(py, buf)?.into_any().unbind())
+}
+
+/// A `str` of ASCII bytes, copied straight into a new compact string.
+///
+/// NOTE: what `PyUnicode_DecodeUTF8` does for such input, without its general decoder: half the
+/// instructions per short value (profiled 2026-12-02 with callgrind, 10,000 short text array
+/// elements per query: 270 -> 130 instructions per value). The value is the same `str`.
+pub fn ascii_str<'py>(py: Python<'py>, buf: &[u8]) -> PyResult<Bound<'py, PyString>> {
+    debug_assert!(buf.is_ascii());
+    let len = isize::try_from(buf.len()).map_err(|_| PyValueError::new_err("text value too long"))?;
+    // SAFETY: PyUnicode_New(len, 127) returns a new compact ASCII string with room for `len`
+    // one-byte characters (or NULL with an exception set). We fill exactly those `len` bytes with
+    // ASCII (checked by the caller) before anyone else sees the object; the terminating NUL is
+    // already written by PyUnicode_New.
+    unsafe {
+        let obj = ffi::PyUnicode_New(len, 127);
+        if obj.is_null() {
+            return Err(PyErr::fetch(py));
+        }
+        std::ptr::copy_nonoverlapping(buf.as_ptr(), ffi::PyUnicode_1BYTE_DATA(obj), buf.len());
+        Ok(Bound::from_owned_ptr(py, obj).cast_into_unchecked::<PyString>())
+    }
 }
 
 pub fn encode_text(value: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
