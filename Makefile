@@ -54,14 +54,16 @@ ifdef VENV
   deps_stamp = $(VENV)/.asyncpg-rs-deps-$(1)-$(PYPROJECT_KEY)
   DEPS := $(call deps_stamp,dev-test)
   BENCH_DEPS := $(call deps_stamp,dev-test-bench)
+  SUITE_DEPS := $(call deps_stamp,dev-test-suite)
 else
   STAMP_DIR := $(WHEEL_DIR)
   DEPS :=
   BENCH_DEPS :=
+  SUITE_DEPS :=
 endif
 INSTALLED := $(STAMP_DIR)/.asyncpg-rs-installed-$(PROFILE)
 
-.PHONY: help venv dev release test test-rust test-python lint fmt gen bench demo clean
+.PHONY: help venv dev release test test-rust test-python lint fmt gen bench demo clean asyncpg-suite
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -139,6 +141,9 @@ gen: $(DEPS) ## regenerate generated files (exceptions, OIDs) from their pinned 
 		[ -e "$$gen" ] || continue; \
 		echo "$(PYTHON) $$gen"; $(PYTHON) "$$gen" || exit 1; \
 	done
+
+asyncpg-suite: $(INSTALLED) | $(SUITE_DEPS) ## asyncpg 0.32's own suite through asyncpg_rs, per-file counts (minutes; SUITE_ARGS=...)
+	$(PYTHON) tools/asyncpg_suite.py --installed $(SUITE_ARGS)
 
 bench: $(BENCH_DEPS) ## pyperf workloads, asyncpg vs asyncpg_rs (benches/run.py), release build
 	@$(MAKE) --no-print-directory $(STAMP_DIR)/.asyncpg-rs-installed-release PROFILE=release

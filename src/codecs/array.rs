@@ -233,29 +233,10 @@ impl ArrayCodec {
             )));
         }
         if self.elem.format_code() == 0 {
-            return self.encode_text(value, out, 0);
+            return self.encode_text(value, out);
         }
         let top = Seq::of(value)?;
-        let mut dims: Vec<usize> = Vec::with_capacity(2);
-        let mut level = top.clone();
-        loop {
-            let n = level.len();
-            dims.push(n);
-            if dims.len() > MAX_DIMS {
-                return Err(PyValueError::new_err(format!(
-                    "number of array dimensions ({}) exceed the maximum expected ({MAX_DIMS})",
-                    dims.len()
-                )));
-            }
-            if n == 0 {
-                break;
-            }
-            let first = level.get(0)?;
-            if !is_container(&first, false)? {
-                break;
-            }
-            level = Seq::of(&first)?;
-        }
+        let dims = Self::dims_of(&top)?;
 
         if dims.contains(&0) {
             out.extend_from_slice(&0i32.to_be_bytes());
@@ -323,40 +304,82 @@ impl ArrayCodec {
 }
 
 impl ArrayCodec {
-    /// Array text `{"a","b",NULL}` with every element quoted; the server checks the shape.
-    fn encode_text(&self, value: &Bound<'_, PyAny>, out: &mut Vec<u8>, depth: usize) -> PyResult<()> {
-        if depth >= MAX_DIMS {
-            return Err(PyValueError::new_err(format!(
-                "number of array dimensions ({}) exceed the maximum expected ({MAX_DIMS})",
-                depth + 1
-            )));
+    /// The dimensions of a (nested) sequence, read along its first elements, as asyncpg does.
+    fn dims_of(top: &Seq<'_>) -> PyResult<Vec<usize>> {
+        let mut dims: Vec<usize> = Vec::with_capacity(2);
+        let mut level = top.clone();
+        loop {
+            let n = level.len();
+            dims.push(n);
+            if dims.len() > MAX_DIMS {
+                return Err(PyValueError::new_err(format!(
+                    "number of array dimensions ({}) exceed the maximum expected ({MAX_DIMS})",
+                    dims.len()
+                )));
+            }
+            if n == 0 {
+                return Ok(dims);
+            }
+            let first = level.get(0)?;
+            if !is_container(&first, false)? {
+                return Ok(dims);
+            }
+            level = Seq::of(&first)?;
         }
-        let seq = Seq::of(value)?;
-        out.push(b'{');
+    }
+
+    /// Array text `{"a","b",NULL}` for text-format elements: each element is its codec's text,
+    /// always quoted (so empty strings, `NULL`, blanks, commas, braces, quotes and backslashes
+    /// survive); sub-arrays must all have the same shape, as for binary arrays.
+    fn encode_text(&self, value: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
+        let top = Seq::of(value)?;
+        let dims = Self::dims_of(&top)?;
+        if dims.contains(&0) {
+            out.extend_from_slice(b"{}");
+            return Ok(());
+        }
         let mut scratch = Vec::new();
-        for i in 0..seq.len() {
+        self.encode_text_dim(&top, &dims, out, &mut scratch)
+    }
+
+    fn encode_text_dim(&self, seq: &Seq<'_>, dims: &[usize], out: &mut Vec<u8>, scratch: &mut Vec<u8>) -> PyResult<()> {
+        if seq.len() != dims[0] {
+            return Err(non_homogeneous());
+        }
+        let inner = &dims[1..];
+        out.push(b'{');
+        for i in 0..dims[0] {
             if i > 0 {
                 out.push(b',');
             }
             let item = seq.get(i)?;
+            if !inner.is_empty() {
+                if !is_container(&item, false)? {
+                    return Err(non_homogeneous());
+                }
+                self.encode_text_dim(&Seq::of(&item)?, inner, out, scratch)?;
+                continue;
+            }
             if item.is_none() {
                 out.extend_from_slice(b"NULL");
-            } else if is_container(&item, false)? {
-                self.encode_text(&item, out, depth + 1)?;
-            } else {
-                scratch.clear();
-                if let Err(e) = self.elem.encode(&item, &mut scratch) {
-                    return Err(element_error(item.py(), &e, (depth == 0).then_some(i)));
-                }
-                out.push(b'"');
-                for &b in &scratch {
-                    if b == b'"' || b == b'\\' {
-                        out.push(b'\\');
-                    }
-                    out.push(b);
-                }
-                out.push(b'"');
+                continue;
             }
+            if is_container(&item, false)? {
+                return Err(non_homogeneous());
+            }
+            scratch.clear();
+            if let Err(e) = self.elem.encode(&item, scratch) {
+                // asyncpg names no index for text-format elements.
+                return Err(element_error(item.py(), &e, None));
+            }
+            out.push(b'"');
+            for &b in scratch.iter() {
+                if b == b'"' || b == b'\\' {
+                    out.push(b'\\');
+                }
+                out.push(b);
+            }
+            out.push(b'"');
         }
         out.push(b'}');
         Ok(())

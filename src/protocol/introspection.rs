@@ -118,7 +118,8 @@ pub fn parse_rows(rows: &[Vec<Option<String>>]) -> HashMap<u32, TypeDesc> {
 }
 
 /// Build codecs for the described types. `known` gives codecs that already exist (overrides,
-/// builtins, earlier introspection). Types that cannot be read in binary are left out (text).
+/// builtins, earlier introspection). Base types without a binary codec get the text-format codec
+/// (`Codec::TextFormat`); composites and ranges that cannot be read in binary are left out (text).
 pub fn build_codecs(
     py: Python<'_>,
     types: &HashMap<u32, TypeDesc>,
@@ -161,14 +162,18 @@ fn resolve(
             // Enum labels travel as their text in binary format too.
             'e' => Some(Codec::Text(oid)),
             'd' => resolve(py, t.base, types, known, built, visiting)?,
-            'r' => resolve(py, t.range_subtype, types, known, built, visiting)?.and_then(|sub| Codec::range(oid, sub)),
+            // A range travels in binary only: a subtype read as text leaves it as text.
+            'r' => resolve(py, t.range_subtype, types, known, built, visiting)?
+                .filter(|sub| sub.format_code() == 1)
+                .and_then(|sub| Codec::range(oid, sub)),
             'm' => resolve(py, t.multirange_of, types, known, built, visiting)?
                 .and_then(|range| Codec::multirange(oid, range)),
             'c' => {
                 let mut fields = Vec::with_capacity(t.fields.len());
                 let mut complete = true;
                 for (_, name, foid) in &t.fields {
-                    match resolve(py, *foid, types, known, built, visiting)? {
+                    // As for ranges: a field read as text leaves the whole composite as text.
+                    match resolve(py, *foid, types, known, built, visiting)?.filter(|c| c.format_code() == 1) {
                         Some(c) => fields.push((name.clone(), *foid, c)),
                         None => {
                             complete = false;
@@ -182,6 +187,10 @@ fn resolve(
                     None
                 }
             }
+            // A base type without a binary codec here (citext, hstore, money, extension and
+            // user-defined types): exchanged as its text, which makes arrays of it text arrays
+            // of the element's decoded values in both directions, as asyncpg.
+            'b' => Some(Codec::TextFormat(oid)),
             _ => None,
         }
     };
