@@ -3,7 +3,8 @@
 //! INTERFACE (stable, used by `protocol`):
 //! - `RecordDescriptor::new(py, names) -> PyResult<Arc<RecordDescriptor>>`, shared by all rows of a result.
 //! - `PyRecord::new_object(py, &desc, values, record_class) -> PyResult<Py<PyAny>>` where
-//!   `record_class` is `None` for the default `Record` or a Python subclass of it.
+//!   `record_class` is `None` for the default `Record` or a Python subclass of it, or exactly
+//!   `dict` / `tuple` for plain rows (the `row_format` connection option).
 //!
 //! Behaviour follows asyncpg's `Record`: integers (and objects with `__index__`) index by
 //! position, slices give tuples, anything else is a column name; comparison and hashing are those
@@ -100,6 +101,15 @@ impl PyRecord {
                 desc.len()
             )));
         }
+        if let Some(cls) = record_class {
+            // The `row_format` connection option: plain rows, without a Record.
+            if cls.is(py.get_type::<PyDict>()) {
+                return Self::new_dict(py, desc, values);
+            }
+            if cls.is(py.get_type::<PyTuple>()) {
+                return Ok(PyTuple::new(py, values)?.into_any().unbind());
+            }
+        }
         // SAFETY: every pointer is a live object owned by `values`.
         let atomic = values
             .iter()
@@ -120,6 +130,16 @@ impl PyRecord {
             unsafe { ffi::PyObject_GC_UnTrack(obj.as_ptr().cast()) };
         }
         Ok(obj)
+    }
+
+    /// A row as a `dict` of column name -> value; with duplicate names the last value wins at the
+    /// first name's position, as `dict(record)` gives.
+    fn new_dict(py: Python<'_>, desc: &Arc<RecordDescriptor>, values: Vec<Py<PyAny>>) -> PyResult<Py<PyAny>> {
+        let dict = PyDict::new(py);
+        for (name, value) in desc.names(py).iter().zip(values) {
+            dict.set_item(name, value)?;
+        }
+        Ok(dict.into_any().unbind())
     }
 
     /// Make an instance of a Python subclass of Record through Record's own `tp_new`, which
@@ -506,6 +526,15 @@ fn _make_record(
             names.len(),
             values.len()
         )));
+    }
+    if let Some(cls) = record_class {
+        // Only Records here (dict/tuple rows are the protocol's, for `row_format`).
+        if !cls.is_subclass_of::<PyRecord>()? {
+            return Err(PyTypeError::new_err(format!(
+                "record_class is expected to be a subclass of asyncpg_rs.Record, got {}",
+                cls.repr()?
+            )));
+        }
     }
     let desc = RecordDescriptor::new(py, names)?;
     PyRecord::new_object(py, &desc, values, record_class)

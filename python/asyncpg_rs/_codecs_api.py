@@ -9,6 +9,7 @@ from __future__ import annotations
 import typing
 
 from . import exceptions
+from ._native import Record
 from .utils import _quote_ident
 
 __all__ = ()
@@ -129,7 +130,7 @@ async def _introspect_type(con: typing.Any, typename: str, schema: str) -> _Type
         oid = _CORE_TYPE_OIDS.get(_ALIASES.get(name, name))
         if oid is not None:
             return _TypeInfo(oid, 0, "b")
-    row = await con.fetchrow(_TYPE_BY_NAME, typename, schema)
+    row = await con.fetchrow(_TYPE_BY_NAME, typename, schema, record_class=Record)
     if row is None:
         raise ValueError(f"unknown type: {schema}.{typename}")
     oid, elemtype, kind = row[0].split(" ")

@@ -9,6 +9,7 @@ import re
 import typing
 
 from . import exceptions, utils
+from ._native import Record
 
 if typing.TYPE_CHECKING:
     from .connection import Connection
@@ -324,7 +325,7 @@ async def mogrify(con: Connection, query: str, args: tuple[typing.Any, ...]) -> 
     select = ", ".join(
         f"quote_nullable(${i}::{tname}::text)" for i, tname in enumerate(type_names, 1)
     )
-    literals = await con.fetchrow(f"SELECT {select}", *args)
+    literals = await con.fetchrow(f"SELECT {select}", *args, record_class=Record)
     assert literals is not None
     return _PLACEHOLDER.sub(lambda m: literals[int(m.group(1)) - 1], query)
 

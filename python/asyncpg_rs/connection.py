@@ -313,15 +313,16 @@ class Connection(metaclass=ConnectionMeta):
         """Run a query and return a value in the first row (column `column`), or None."""
         if not isinstance(column, int):
             # A column name (asyncpg indexes the first Record with it): fetch the row.
-            row = await self.fetchrow(query, *args, timeout=timeout)
+            row = await self.fetchrow(query, *args, timeout=timeout, record_class=Record)
             return None if row is None else row[column]
         if self._cancel_barrier is not None:
             await self._barrier()
         if self._query_loggers:
             return await self._logged(
-                query, args, timeout, self._query, query, args, MODE_VAL, column, None, timeout
+                query, args, timeout, self._query, query, args, MODE_VAL, column, Record, timeout
             )
-        fut = self._protocol.query(query, args, MODE_VAL, column)
+        # Record, whatever row_format says: the value is taken from the row in Rust.
+        fut = self._protocol.query(query, args, MODE_VAL, column, Record)
         if timeout is None and self._command_timeout is None:
             try:
                 return await fut
@@ -991,6 +992,25 @@ async def _arg_batches(args: typing.Any) -> typing.AsyncIterator[list[typing.Any
         yield batch
 
 
+_ROW_FORMATS: dict[str, type[typing.Any] | None] = {"record": None, "dict": dict, "tuple": tuple}
+
+
+def _row_class(row_format: typing.Any, record_class: type[Record]) -> type[typing.Any]:
+    """The class rows are made of: the record class, or dict/tuple for ``row_format``."""
+    if not isinstance(row_format, str) or row_format not in _ROW_FORMATS:
+        raise exceptions.InterfaceError(
+            f"row_format is expected to be 'record', 'dict' or 'tuple', got {row_format!r}"
+        )
+    plain = _ROW_FORMATS[row_format]
+    if plain is None:
+        return record_class
+    if record_class is not Record:
+        raise exceptions.InterfaceError(
+            f"row_format={row_format!r} and record_class={record_class!r} both choose the row type"
+        )
+    return plain
+
+
 def _check_cache_arg(name: str, value: typing.Any) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
         raise ValueError(f"{name} is expected to be greater or equal to 0, got {value!r}")
@@ -1022,12 +1042,15 @@ async def connect(
     krbsrvname: str | None = None,
     gsslib: str | None = None,
     json_objects: bool = False,
+    row_format: typing.Literal["record", "dict", "tuple"] = "record",
 ) -> Connection:
     """Open a connection to a PostgreSQL server, with asyncpg's arguments and rules.
 
     asyncpg-rs extension (off by default): ``json_objects=True`` decodes json/jsonb values (and
     their arrays) into Python objects in Rust, as ``json.loads`` would, and encodes parameters of
-    those types from Python objects, as ``json.dumps`` would.
+    those types from Python objects, as ``json.dumps`` would. ``row_format='dict'`` (or
+    ``'tuple'``) makes fetch/fetchrow/fetchmany/cursors return plain dicts (tuples) built in Rust
+    instead of Records, unless a call passes its own ``record_class``.
     """
     if not (isinstance(connection_class, type) and issubclass(connection_class, Connection)):
         raise exceptions.InterfaceError(
@@ -1039,6 +1062,7 @@ async def connect(
             f"record_class is expected to be a subclass of asyncpg.Record, got {record_class!r}"
         )
     _check_record_class(record_class)
+    row_class = _row_class(row_format, record_class)
     _check_cache_arg("statement_cache_size", statement_cache_size)
     _check_cache_arg("max_cached_statement_lifetime", max_cached_statement_lifetime)
     _check_cache_arg("max_cacheable_statement_size", max_cacheable_statement_size)
@@ -1090,9 +1114,7 @@ async def connect(
         candidates: list[Connection] = []
         for addr in addrs:
             try:
-                con = await _connect_addr(
-                    loop, addr, params, config, connection_class, record_class
-                )
+                con = await _connect_addr(loop, addr, params, config, connection_class, row_class)
             except (OSError, asyncio.TimeoutError, ConnectionError) as e:
                 last_error = e
                 continue
@@ -1188,7 +1210,7 @@ async def _connect_addr(
     params: typing.Any,
     config: _ConnectionConfig,
     connection_class: type[Connection],
-    record_class: type[Record],
+    record_class: type[typing.Any],
 ) -> Connection:
     password = await _resolve_password(params.password)
     protocol = Protocol(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import typing
 
+from . import _native, exceptions, types
 from . import cursor as cursor_mod
-from . import exceptions, types
 from .protocol import MODE_ALL, MODE_NONE, MODE_ROW, MODE_VAL
 
 if typing.TYPE_CHECKING:
@@ -99,7 +99,9 @@ class PreparedStatement:
         con = self._con
         if con._cancel_barrier is not None:
             await con._barrier()
-        fut = con._protocol.execute_statement(self._state, args, mode, column, self._record_class)
+        # fetchval takes its value from a Record in Rust, whatever row_format says.
+        record_class = _native.Record if meth == "fetchval" else self._record_class
+        fut = con._protocol.execute_statement(self._state, args, mode, column, record_class)
         result = await con._wait(fut, timeout)
         self._last_status = con._protocol.last_status
         return result

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import typing
 
+from ._native import Record
+
 __all__ = ()
 
 
@@ -36,7 +38,7 @@ async def _mogrify(conn: typing.Any, query: str, args: typing.Sequence[typing.An
     statement = await conn.prepare(query)
     types = [_type_reference(t) for t in statement.get_parameters()]
     columns = ", ".join(f"quote_literal(${i}::{t}::text)" for i, t in enumerate(types, 1))
-    literals = await conn.fetchrow(f"SELECT {columns}", *args)
+    literals = await conn.fetchrow(f"SELECT {columns}", *args, record_class=Record)
 
     def literal(match: re.Match[str]) -> str:
         value = literals[int(match.group(1)) - 1]
