@@ -5,26 +5,36 @@ keyword arguments, the ``PG*`` environment variables, the service file, the pass
 the built-in defaults, in that order of precedence, with asyncpg's quirks kept where user code
 could notice them (see ``docs/compatibility.md`` for the few places where we differ).
 
+It also holds the connect path itself, as asyncpg keeps it: the loop over the addresses and the
+``target_session_attrs`` check (``_connect``), one address with the ``allow``/``prefer`` second
+attempt (``_connect_addr``), the SSLRequest exchange (``_create_ssl_connection``) and the
+CancelRequest (``_cancel``). The TLS policy is decided once, by ``_resolve_ssl``, when the
+arguments are parsed; the connect path only follows ``params.ssl``/``params.sslmode``.
+
 This is the cold path of ``connect()``: it stays plain Python so it is easy to read and to
-compare with asyncpg.
+compare with asyncpg (whose tests patch ``_connect_addr`` and ``_can_use_connection`` here).
 """
 
 from __future__ import annotations
 
+import asyncio
 import configparser
 import enum
 import getpass
 import os
 import pathlib
 import platform
+import random
 import re
+import socket
 import ssl as ssl_module
 import stat
+import struct
 import sys
 import typing
 import urllib.parse
 import warnings
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 __all__ = (
     "Address",
@@ -804,3 +814,440 @@ def _parse_connect_dsn_and_args(
         krbsrvname=krbsrvname,
         gsslib=gsslib,
     )
+
+
+# -- connecting ---------------------------------------------------------------------------------
+
+#: The protocol codes of the two "startup packets" that are not a StartupMessage.
+_CANCEL_REQUEST_CODE = 80877102
+_SSL_REQUEST_CODE = 80877103
+
+
+class _RetryConnectSignal(Exception):
+    """The first attempt of ``allow``/``prefer`` failed early enough to try the other transport.
+
+    ``__cause__`` is the error of that first attempt.
+    """
+
+
+class _NextHostSignal(Exception):
+    """The server refused before authentication with ``cannot_connect_now`` (starting up, shutting
+    down, in recovery without hot standby): the next host is tried. ``__cause__`` is that error."""
+
+
+class TLSUpgradeProto(asyncio.Protocol):
+    """Reads the one-byte answer to an SSLRequest; the real protocol takes over afterwards.
+
+    ``on_data`` resolves to True (``S``: start TLS), False (``N``, accepted only when TLS is
+    advisory, i.e. ``sslmode=prefer`` with an unverified context) or fails with
+    ``ConnectionError``. Anything else, including bytes after the answer byte, is refused: they
+    would be unauthenticated data injected before the handshake (CVE-2021-23222). A pre-TLS
+    ErrorResponse is never parsed or shown (CVE-2024-10977).
+    """
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        host: str,
+        port: int,
+        ssl_context: ssl_module.SSLContext,
+        ssl_is_advisory: bool,
+    ) -> None:
+        self.on_data: asyncio.Future[bool] = loop.create_future()
+        self.host = host
+        self.port = port
+        self.ssl_context = ssl_context
+        self.ssl_is_advisory = ssl_is_advisory
+
+    def data_received(self, data: bytes) -> None:
+        if self.on_data.done():
+            return
+        where = f'PostgreSQL server at "{self.host}:{self.port}"'
+        if data == b"S":
+            self.on_data.set_result(True)
+        elif (
+            data == b"N"
+            and self.ssl_is_advisory
+            and self.ssl_context.verify_mode == ssl_module.CERT_NONE
+        ):
+            self.on_data.set_result(False)
+        elif data.startswith(b"E"):
+            self.on_data.set_exception(
+                ConnectionError(
+                    f"{where}: server sent an error response during SSL exchange; "
+                    "check the server logs for details"
+                )
+            )
+        else:
+            self.on_data.set_exception(ConnectionError(f"{where} rejected SSL upgrade"))
+
+    def connection_lost(self, exc: Optional[Exception]) -> None:
+        if not self.on_data.done():
+            self.on_data.set_exception(
+                exc if exc is not None else ConnectionError("unexpected connection_lost() call")
+            )
+
+
+async def _create_ssl_connection(
+    protocol_factory: Callable[[], Any],
+    host: str,
+    port: int,
+    *,
+    loop: asyncio.AbstractEventLoop,
+    ssl_context: ssl_module.SSLContext,
+    ssl_is_advisory: bool = False,
+    retry: bool = False,
+) -> Tuple[asyncio.Transport, Any]:
+    """Connect, send an SSLRequest and start TLS if the server agrees.
+
+    Returns the transport and the protocol made by ``protocol_factory``, with ``is_ssl`` set.
+    With ``retry`` (the first attempt of ``sslmode=prefer``), a failed handshake raises
+    ``_RetryConnectSignal`` from the ``ssl.SSLError``/``OSError``, so that a plain connection is
+    tried next.
+    """
+    tr, pr = await loop.create_connection(
+        lambda: TLSUpgradeProto(loop, host, port, ssl_context, ssl_is_advisory), host, port
+    )
+    tr.write(struct.pack("!ii", 8, _SSL_REQUEST_CODE))
+    try:
+        do_ssl_upgrade = await pr.on_data
+    except (Exception, asyncio.CancelledError):
+        tr.close()
+        raise
+
+    new_tr: Any = tr
+    if do_ssl_upgrade:
+        try:
+            new_tr = await loop.start_tls(tr, pr, ssl_context, server_hostname=host)
+            if new_tr is None:
+                raise ConnectionError("connection closed during TLS handshake")
+        except (Exception, asyncio.CancelledError) as exc:
+            tr.close()
+            if retry and isinstance(exc, OSError) and not isinstance(exc, asyncio.TimeoutError):
+                raise _RetryConnectSignal() from exc
+            raise
+
+    pg_proto = protocol_factory()
+    pg_proto.is_ssl = do_ssl_upgrade
+    new_tr.set_protocol(pg_proto)
+    pg_proto.connection_made(new_tr)
+    return new_tr, pg_proto
+
+
+async def _resolve_password(password: Any) -> Any:
+    """A password given as a callable (possibly async) is called once per address."""
+    if callable(password):
+        password = password()
+        if hasattr(password, "__await__"):
+            password = await password
+    return password
+
+
+async def _connect_addr(
+    *,
+    addr: Address,
+    loop: asyncio.AbstractEventLoop,
+    params: ConnectParams,
+    config: Any,
+    connection_class: type,
+    record_class: type,
+) -> Any:
+    """Connect to one address, with libpq's second attempt for ``allow`` and ``prefer``.
+
+    ``allow`` tries plain first and TLS second; ``prefer`` tries TLS first and plain second.
+    The second attempt is made only when the first failed before authentication succeeded
+    (a server error, a dropped connection, or, for ``prefer``, a failed handshake); its error is
+    raised with the first one as ``__cause__``.
+    """
+    params_input = params
+    if callable(params.password):
+        params = params._replace(password=await _resolve_password(params.password))
+    args = (addr, loop, config, connection_class, record_class, params_input)
+
+    if isinstance(addr, str) or params.direct_tls:
+        return await __connect_addr(params, False, *args)
+    if params.sslmode == SSLMode.allow:
+        params_retry = params
+        params = params._replace(ssl=None)
+    elif params.sslmode == SSLMode.prefer:
+        params_retry = params._replace(ssl=None)
+    else:
+        return await __connect_addr(params, False, *args)
+
+    try:
+        return await __connect_addr(params, True, *args)
+    except _RetryConnectSignal as retry:
+        first_error = retry.__cause__
+        assert first_error is not None
+
+    try:
+        return await __connect_addr(params_retry, False, *args)
+    except _NextHostSignal as exc:
+        # _connect unwraps this when no host is left; keep the first error in the chain.
+        assert exc.__cause__ is not None
+        exc.__cause__.__cause__ = first_error
+        raise
+    except (Exception, asyncio.CancelledError) as second_error:
+        from . import exceptions
+
+        # A wrong password on the preferred transport says more than a rejection of the other.
+        if (
+            isinstance(first_error, exceptions.InvalidPasswordError)
+            and not isinstance(second_error, exceptions.InvalidPasswordError)
+            and isinstance(
+                second_error,
+                (
+                    exceptions.InvalidAuthorizationSpecificationError,
+                    exceptions.ConnectionDoesNotExistError,
+                ),
+            )
+        ):
+            raise first_error from None
+        raise second_error from first_error
+
+
+def _tune_socket(transport: Any) -> None:
+    sock = transport.get_extra_info("socket")
+    if sock is None or getattr(sock, "family", None) == getattr(socket, "AF_UNIX", None):
+        return
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    except (OSError, AttributeError):
+        pass
+
+
+async def __connect_addr(
+    params: ConnectParams,
+    retry: bool,
+    addr: Address,
+    loop: asyncio.AbstractEventLoop,
+    config: Any,
+    connection_class: type,
+    record_class: type,
+    params_input: ConnectParams,
+) -> Any:
+    """One connection attempt with the transport ``params`` asks for."""
+    from . import exceptions
+    from ._native import Record
+    from .protocol import Protocol
+
+    def proto_factory() -> Any:
+        pr = Protocol(
+            loop,
+            config.statement_cache_size,
+            config.max_cacheable_statement_size,
+            config.max_cached_statement_lifetime,
+            None if record_class is Record else record_class,
+        )
+        pr.is_ssl = False
+        return pr
+
+    connector: Any
+    if isinstance(addr, str):
+        connector = loop.create_unix_connection(proto_factory, addr)
+    elif params.ssl and params.direct_tls:
+        # TLS straight away, no SSLRequest (PostgreSQL 17's sslnegotiation=direct, or a
+        # TLS-terminating gateway).
+        connector = _create_direct_tls_connection(proto_factory, addr, loop, params.ssl)
+    elif params.ssl:
+        connector = _create_ssl_connection(
+            proto_factory,
+            addr[0],
+            addr[1],
+            loop=loop,
+            ssl_context=params.ssl,
+            ssl_is_advisory=params.sslmode == SSLMode.prefer,
+            retry=retry and params.sslmode == SSLMode.prefer,
+        )
+    else:
+        connector = loop.create_connection(proto_factory, addr[0], addr[1])
+
+    tr, pr = await connector
+    _tune_socket(tr)
+
+    try:
+        settings = list((params.server_settings or {}).items())
+        await pr.startup(params.user, params.database, params.password, settings)
+    except exceptions.PostgresError as exc:
+        tr.abort()
+        auth_received = bool(getattr(pr, "_auth_received", False))
+        if not auth_received and isinstance(exc, exceptions.CannotConnectNowError):
+            raise _NextHostSignal() from exc
+        # Retry only before AuthenticationOk, and only on the transport not tried yet.
+        if (
+            retry
+            and not auth_received
+            and (
+                (params.sslmode == SSLMode.allow and not pr.is_ssl)
+                or (params.sslmode == SSLMode.prefer and pr.is_ssl)
+            )
+        ):
+            raise _RetryConnectSignal() from exc
+        raise
+    except (Exception, asyncio.CancelledError):
+        tr.abort()
+        raise
+
+    return connection_class(pr, tr, loop, addr, config, params_input)
+
+
+async def _create_direct_tls_connection(
+    proto_factory: Callable[[], Any],
+    addr: Tuple[str, int],
+    loop: asyncio.AbstractEventLoop,
+    ssl_context: ssl_module.SSLContext,
+) -> Tuple[asyncio.Transport, Any]:
+    tr, pr = await loop.create_connection(proto_factory, addr[0], addr[1], ssl=ssl_context)
+    pr.is_ssl = True
+    return tr, pr
+
+
+class SessionAttributeCheck(typing.Protocol):
+    def __call__(self, connection: Any) -> typing.Awaitable[bool]: ...
+
+
+def _accept_in_hot_standby(should_be_in_hot_standby: bool) -> SessionAttributeCheck:
+    """``in_hot_standby`` as the server reported it (PostgreSQL 14+), else ask the server."""
+
+    async def can_be_used(connection: Any) -> bool:
+        hot = getattr(connection.get_settings(), "in_hot_standby", None)
+        if hot is not None:
+            is_standby = hot == "on"
+        else:
+            is_standby = await connection.fetchval("SELECT pg_catalog.pg_is_in_recovery()")
+        return bool(is_standby) == should_be_in_hot_standby
+
+    return can_be_used
+
+
+def _accept_read_only(should_be_read_only: bool) -> SessionAttributeCheck:
+    """Read-only when ``default_transaction_read_only`` is on or the server is a standby."""
+
+    async def can_be_used(connection: Any) -> bool:
+        if getattr(connection.get_settings(), "default_transaction_read_only", "off") == "on":
+            return should_be_read_only
+        return await _accept_in_hot_standby(should_be_read_only)(connection)
+
+    return can_be_used
+
+
+async def _accept_any(_: Any) -> bool:
+    return True
+
+
+target_attrs_check: Dict[SessionAttribute, SessionAttributeCheck] = {
+    SessionAttribute.any: _accept_any,
+    SessionAttribute.primary: _accept_in_hot_standby(False),
+    SessionAttribute.standby: _accept_in_hot_standby(True),
+    SessionAttribute.prefer_standby: _accept_in_hot_standby(True),
+    SessionAttribute.read_write: _accept_read_only(False),
+    SessionAttribute.read_only: _accept_read_only(True),
+}
+
+
+async def _can_use_connection(connection: Any, attr: SessionAttribute) -> bool:
+    return await target_attrs_check[attr](connection)
+
+
+async def _connect(
+    *,
+    loop: asyncio.AbstractEventLoop,
+    connection_class: type,
+    record_class: type,
+    config: Any,
+    **kwargs: Any,
+) -> Any:
+    """Try the addresses in order; return the first connection whose session fits
+    ``target_session_attrs`` (``prefer-standby`` falls back to any connected host).
+
+    Connection failures (``OSError``) and ``cannot_connect_now`` move on to the next host; other
+    server errors (a wrong password, an unknown database) end the search, as in libpq and asyncpg.
+    Rejected connections are terminated without waiting.
+    """
+    from . import exceptions
+
+    addrs, params = parse_connect_arguments(**kwargs)
+    target_attr = params.target_session_attrs
+
+    candidates: List[Any] = []
+    chosen = None
+    last_error: Optional[BaseException] = None
+    try:
+        for addr in addrs:
+            try:
+                conn = await _connect_addr(
+                    addr=addr,
+                    loop=loop,
+                    params=params,
+                    config=config,
+                    connection_class=connection_class,
+                    record_class=record_class,
+                )
+                candidates.append(conn)
+                if await _can_use_connection(conn, target_attr):
+                    chosen = conn
+                    break
+            except OSError as ex:
+                last_error = ex
+            except _NextHostSignal as ex:
+                last_error = ex.__cause__
+        else:
+            if target_attr == SessionAttribute.prefer_standby and candidates:
+                chosen = random.choice(candidates)
+    finally:
+        for c in candidates:
+            if c is not chosen:
+                c.terminate()
+
+    if chosen is not None:
+        return chosen
+    raise last_error or exceptions.TargetServerAttributeNotMatched(
+        f"None of the hosts match the target attribute requirement {target_attr!r}"
+    )
+
+
+async def _cancel(
+    *,
+    loop: asyncio.AbstractEventLoop,
+    addr: Address,
+    params: ConnectParams,
+    backend_pid: int,
+    backend_secret: int,
+) -> None:
+    """Send a CancelRequest on a new connection, over TLS when the session asked for TLS
+    (except ``allow``, whose plain first attempt is what usually succeeded), and wait until the
+    server closes it."""
+
+    class CancelProto(asyncio.Protocol):
+        def __init__(self) -> None:
+            self.on_disconnect: asyncio.Future[bool] = loop.create_future()
+            self.is_ssl = False
+
+        def connection_lost(self, exc: Optional[Exception]) -> None:
+            if not self.on_disconnect.done():
+                self.on_disconnect.set_result(True)
+
+    tr: Any = None
+    try:
+        if isinstance(addr, str):
+            tr, pr = await loop.create_unix_connection(CancelProto, addr)
+        elif params.ssl and params.direct_tls:
+            tr, pr = await _create_direct_tls_connection(CancelProto, addr, loop, params.ssl)
+        elif params.ssl and params.sslmode != SSLMode.allow:
+            tr, pr = await _create_ssl_connection(
+                CancelProto,
+                addr[0],
+                addr[1],
+                loop=loop,
+                ssl_context=params.ssl,
+                ssl_is_advisory=params.sslmode == SSLMode.prefer,
+            )
+        else:
+            tr, pr = await loop.create_connection(CancelProto, addr[0], addr[1])
+            _tune_socket(tr)
+        tr.write(struct.pack("!iiii", 16, _CANCEL_REQUEST_CODE, backend_pid, backend_secret))
+        await pr.on_disconnect
+    finally:
+        if tr is not None:
+            tr.close()

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import socket
-import ssl as ssl_module
+import sys
 import time
 import typing
 import warnings
@@ -22,9 +21,6 @@ from .protocol import (
     MODE_STATUS,
     MODE_VAL,
     Protocol,
-    _OneByteProtocol,
-    cancel_request_bytes,
-    ssl_request_bytes,
 )
 
 __all__ = ("Connection", "connect")
@@ -135,6 +131,9 @@ class Connection(metaclass=ConnectionMeta):
         self._closed_callbacks_called = False
         self._pool_release_ctr = 0
         self._closed_waiter: asyncio.Future[None] = loop.create_future()
+        if config.json_objects:
+            for oid, name in _JSON_TYPES:
+                protocol.set_builtin_type_codec(oid, name, _JSON_OBJECTS_CODEC)
         protocol.notification_callback = self._on_notification
         protocol.notice_callback = self._on_notice
         protocol.lost_callback = self._on_connection_lost
@@ -492,18 +491,13 @@ class Connection(metaclass=ConnectionMeta):
                 barrier.set_result(None)
 
     async def _cancel_and_resync(self) -> None:
-        pid = self._protocol.get_backend_pid()
-        secret = self._protocol.get_backend_secret()
-        if isinstance(self._addr, str):
-            reader, writer = await asyncio.open_unix_connection(self._addr)
-        else:
-            reader, writer = await asyncio.open_connection(self._addr[0], self._addr[1])
-        try:
-            writer.write(cancel_request_bytes(pid, secret))
-            await writer.drain()
-            await reader.read()  # the server closes the socket once it has signalled
-        finally:
-            writer.close()
+        await connect_utils._cancel(
+            loop=self._loop,
+            addr=self._addr,
+            params=self._params,
+            backend_pid=self._protocol.get_backend_pid(),
+            backend_secret=self._protocol.get_backend_secret(),
+        )
         if not self.is_closed():
             # Later calls wait until the cancelled request is over, so that the cancel cannot
             # hit them.
@@ -1089,194 +1083,31 @@ async def connect(
         max_cacheable_statement_size=int(max_cacheable_statement_size),
         json_objects=bool(json_objects),
     )
-    deadline = loop.time() + timeout if timeout is not None else None
-
-    async def _connect() -> Connection:
-        addrs, params = connect_utils.parse_connect_arguments(
-            dsn=dsn,
-            host=host,
-            port=port,
-            user=user,
-            password=password,
-            passfile=passfile,
-            database=database,
-            ssl=ssl,
-            direct_tls=direct_tls,
-            server_settings=server_settings,
-            target_session_attrs=target_session_attrs,
-            service=service,
-            servicefile=servicefile,
-            krbsrvname=krbsrvname,
-            gsslib=gsslib,
-            connect_timeout=timeout,
-        )
-        last_error: BaseException | None = None
-        candidates: list[Connection] = []
-        for addr in addrs:
-            try:
-                con = await _connect_addr(loop, addr, params, config, connection_class, row_class)
-            except (OSError, asyncio.TimeoutError, ConnectionError) as e:
-                last_error = e
-                continue
-            except exceptions.CannotConnectNowError as e:
-                last_error = e
-                continue
-            attrs = getattr(params, "target_session_attrs", None)
-            attrs_value = getattr(attrs, "value", attrs) or "any"
-            if attrs_value == "any":
-                for c in candidates:
-                    c.terminate()
-                return con
-            if await _matches_target(con, attrs_value):
-                for c in candidates:
-                    c.terminate()
-                return con
-            candidates.append(con)
-        attrs = getattr(params, "target_session_attrs", None)
-        attrs_value = getattr(attrs, "value", attrs) or "any"
-        if attrs_value == "prefer-standby" and candidates:
-            chosen = candidates[0]
-            for c in candidates[1:]:
-                c.terminate()
-            return chosen
-        for c in candidates:
-            c.terminate()
-        if candidates or (last_error is None and addrs):
-            raise exceptions.TargetServerAttributeNotMatched(
-                f"None of the hosts match the target attribute requirement {attrs!r}"
-            )
-        if last_error is not None:
-            raise last_error
-        raise exceptions.InterfaceError("no addresses to connect to")
-
-    if deadline is None:
-        return await _connect()
-    return await asyncio.wait_for(_connect(), max(deadline - loop.time(), 0))
-
-
-async def _matches_target(con: Connection, attrs: str) -> bool:
-    settings = con._protocol.get_settings()
-    if attrs in ("primary", "standby", "prefer-standby"):
-        hot = settings.get("in_hot_standby")
-        if hot is None:
-            hot = "on" if await con.fetchval("SELECT pg_catalog.pg_is_in_recovery()") else "off"
-        is_standby = hot == "on"
-        return is_standby if attrs in ("standby", "prefer-standby") else not is_standby
-    if attrs in ("read-write", "read-only"):
-        ro = settings.get("default_transaction_read_only")
-        if ro is None:
-            ro = await con.fetchval("SHOW default_transaction_read_only")
-        return (ro == "on") == (attrs == "read-only")
-    return True
-
-
-async def _resolve_password(password: typing.Any) -> str | None:
-    if callable(password):
-        password = password()
-    if asyncio.iscoroutine(password) or isinstance(password, asyncio.Future):
-        password = await password
-    return password
-
-
-def _ssl_context_for(params: typing.Any) -> tuple[ssl_module.SSLContext | None, str]:
-    """The SSL context and mode asked for: mode is 'disable', 'allow', 'prefer' or 'require'."""
-    sslobj = getattr(params, "ssl", None)
-    mode = getattr(params, "sslmode", None)
-    mode = getattr(mode, "name", mode)
-    mode = str(mode).replace("_", "-") if mode is not None else None
-    if isinstance(sslobj, ssl_module.SSLContext):
-        return sslobj, mode if mode in ("prefer", "allow") else "require"
-    if sslobj is None or sslobj is False or mode in (None, "disable"):
-        return None, "disable"
-    if mode in ("allow", "prefer"):
-        ctx = ssl_module.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl_module.CERT_NONE
-        return ctx, mode
-    if isinstance(sslobj, ssl_module.SSLContext):
-        return sslobj, "require"
-    ctx = ssl_module.create_default_context()
-    if mode == "require":
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl_module.CERT_NONE
-    elif mode == "verify-ca":
-        ctx.check_hostname = False
-    return ctx, "require"
-
-
-async def _connect_addr(
-    loop: asyncio.AbstractEventLoop,
-    addr: typing.Any,
-    params: typing.Any,
-    config: _ConnectionConfig,
-    connection_class: type[Connection],
-    record_class: type[typing.Any],
-) -> Connection:
-    password = await _resolve_password(params.password)
-    protocol = Protocol(
-        loop,
-        config.statement_cache_size,
-        config.max_cacheable_statement_size,
-        config.max_cached_statement_lifetime,
-        None if record_class is Record else record_class,
+    connecting = connect_utils._connect(
+        loop=loop,
+        connection_class=connection_class,
+        record_class=row_class,
+        config=config,
+        dsn=dsn,
+        host=host,
+        port=port,
+        user=user,
+        password=password,
+        passfile=passfile,
+        database=database,
+        ssl=ssl,
+        direct_tls=direct_tls,
+        server_settings=server_settings,
+        target_session_attrs=target_session_attrs,
+        service=service,
+        servicefile=servicefile,
+        krbsrvname=krbsrvname,
+        gsslib=gsslib,
+        connect_timeout=timeout,
     )
-    if isinstance(addr, str):
-        transport, _ = await loop.create_unix_connection(lambda: protocol, addr)
-    else:
-        ctx, mode = _ssl_context_for(params)
-        if ctx is not None and mode in ("prefer", "require"):
-            transport = await _open_tls(loop, addr, ctx, mode, protocol)
-        else:
-            transport, _ = await loop.create_connection(lambda: protocol, addr[0], addr[1])
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-            except (OSError, AttributeError):
-                pass
-    try:
-        settings = list((params.server_settings or {}).items())
-        await protocol.startup(params.user, params.database, password, settings)
-    except BaseException:
-        transport.abort()
-        raise
-    if config.json_objects:
-        for oid, name in _JSON_TYPES:
-            protocol.set_builtin_type_codec(oid, name, _JSON_OBJECTS_CODEC)
-    return connection_class(protocol, transport, loop, addr, config, params)
-
-
-async def _open_tls(
-    loop: asyncio.AbstractEventLoop,
-    addr: tuple[str, int],
-    ctx: ssl_module.SSLContext,
-    mode: str,
-    protocol: Protocol,
-) -> asyncio.Transport:
-    host, port = addr[0], addr[1]
-    negotiator = _OneByteProtocol(loop)
-    transport, _ = await loop.create_connection(lambda: negotiator, host, port)
-    try:
-        transport.write(ssl_request_bytes())
-        answer = await negotiator.answer
-        if answer == b"S":
-            server_hostname = host if ctx.check_hostname else None
-            tls = await loop.start_tls(transport, negotiator, ctx, server_hostname=server_hostname)
-            if tls is None:
-                raise ConnectionError("TLS upgrade failed")
-            transport = tls
-        elif answer == b"N":
-            if mode == "require":
-                raise ConnectionError(f'PostgreSQL server at "{host}:{port}" rejected SSL upgrade')
-        else:
-            raise ConnectionError(
-                f'PostgreSQL server at "{host}:{port}": server sent an error response during '
-                "SSL exchange; check the server logs for details"
-            )
-    except BaseException:
-        transport.close()
-        raise
-    transport.set_protocol(protocol)
-    protocol.connection_made(transport)
-    return transport
+    if timeout is None:
+        return typing.cast(Connection, await connecting)
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(timeout):
+            return typing.cast(Connection, await connecting)
+    return typing.cast(Connection, await asyncio.wait_for(connecting, timeout))
