@@ -528,3 +528,44 @@ async def test_record_class_redefining_new_is_refused(driver, pg_dsn):
 
     with pytest.raises(driver.InterfaceError, match="must not redefine __new__ or __init__"):
         await driver.connect(pg_dsn, record_class=BadRecord)
+
+
+# ----- the connect path (connect_utils, patched by asyncpg's own tests) -----
+
+
+@pytest.mark.parametrize("outcome", ["matched", "unmatched", "error"])
+async def test_connect_path_seams_terminate_rejected_hosts(driver, outcome):
+    """``connect_utils._connect_addr`` and ``_can_use_connection`` are the seams asyncpg's tests
+    patch: the address loop must go through them and terminate every host it does not return."""
+    import importlib
+    import unittest.mock
+
+    cu = importlib.import_module(f"{driver.__name__}.connect_utils")
+    conn_cls = importlib.import_module(f"{driver.__name__}.connection").Connection
+    rejected = unittest.mock.Mock(spec=conn_cls)
+    candidate = unittest.mock.Mock(spec=conn_cls)
+    result = {"matched": True, "unmatched": False, "error": RuntimeError("check failed")}[outcome]
+    with (
+        unittest.mock.patch.object(cu, "_connect_addr", side_effect=[rejected, candidate]),
+        unittest.mock.patch.object(cu, "_can_use_connection", side_effect=[False, result]),
+    ):
+        coro = driver.connect(
+            host=["first", "second"],
+            user="postgres",
+            database="postgres",
+            ssl=False,
+            target_session_attrs="primary",
+        )
+        if outcome == "matched":
+            assert await coro is candidate
+        else:
+            expected = (
+                driver.exceptions.TargetServerAttributeNotMatched
+                if outcome == "unmatched"
+                else RuntimeError
+            )
+            with pytest.raises(expected):
+                await coro
+    rejected.terminate.assert_called_once_with()
+    rejected.close.assert_not_called()
+    assert candidate.terminate.call_count == (0 if outcome == "matched" else 1)
