@@ -1,0 +1,116 @@
+//! Streamed executemany/fetchmany: argument sets arrive from Python in batches (a generator or async
+//! iterable), each batch is written as Bind/Execute messages, and one Sync ends the whole request.
+
+use bytes::BufMut;
+use postgres_protocol::message::frontend;
+use pyo3::prelude::*;
+use pyo3::types::{PyList, PyType};
+
+use super::queue::{Args, Kind, Pending};
+use super::statement::PyStatement;
+use super::wrap::io_err;
+use super::{PyBaseProtocol, State};
+
+impl PyBaseProtocol {
+    /// Start an executemany/fetchmany whose argument sets are sent in batches (`many_batch`),
+    /// all under one Sync (`many_end`). The caller keeps other requests off the connection until
+    /// then. Resolves like `execute_statement_many`.
+    pub(super) fn batch_start(
+        &mut self,
+        py: Python<'_>,
+        stmt: &Bound<'_, PyStatement>,
+        mode: u8,
+        record_class: Option<Py<PyType>>,
+    ) -> PyResult<Py<PyAny>> {
+        self.check_open(py)?;
+        let mut then = self.then(py, Args::Many(PyList::empty(py).unbind()), mode, 0, record_class);
+        // Batches already sent cannot be sent again: no transparent re-prepare.
+        then.retried = true;
+        let fut = self.new_future(py)?;
+        self.queries_count += 1;
+        self.pending.push_back(Pending {
+            fut: fut.clone_ref(py),
+            kind: Kind::Execute {
+                stmt: stmt.get().inner.clone(),
+                then,
+                rows: Vec::new(),
+                cached: false,
+                invalidated: false,
+                bound: false,
+            },
+            failure: None,
+            status: None,
+        });
+        Ok(fut)
+    }
+
+    /// Send one batch of argument sets (Bind/Execute each). Returns False once the server has
+    /// reported an error for this request: the rest would be ignored, stop producing it.
+    pub(super) fn batch_send(
+        &mut self,
+        py: Python<'_>,
+        stmt: &Bound<'_, PyStatement>,
+        batch: &Bound<'_, PyList>,
+        first: bool,
+        offset: usize,
+    ) -> PyResult<bool> {
+        self.check_open(py)?;
+        if self.pending.back().is_some_and(|p| p.failure.is_some()) {
+            return Ok(false);
+        }
+        let stmt = stmt.get().inner.clone();
+        let mark = self.outbuf.len();
+        let written = (|| -> PyResult<()> {
+            if first {
+                self.write_pending_closes(py)?;
+                if stmt.name.is_empty() {
+                    frontend::parse(
+                        "",
+                        &stmt.query,
+                        stmt.params.iter().map(|p| p.type_oid),
+                        &mut self.outbuf,
+                    )
+                    .map_err(|e| io_err(py, e))?;
+                }
+            }
+            for (i, args) in batch.iter().enumerate() {
+                self.write_bind(py, "", &stmt, &args, Some(offset + i))?;
+                if first && i == 0 && stmt.name.is_empty() {
+                    frontend::describe(b'P', "", &mut self.outbuf).map_err(|e| io_err(py, e))?;
+                }
+                frontend::execute("", 0, &mut self.outbuf).map_err(|e| io_err(py, e))?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = written {
+            // Whole messages of this batch up to the bad one are dropped too: nothing half-written.
+            self.outbuf.truncate(mark);
+            return Err(e);
+        }
+        self.flush(py)?;
+        Ok(true)
+    }
+
+    /// Abandon a batched executemany after a client-side failure: inside a transaction block just
+    /// Sync (the block is the user's), else roll the implicit transaction back first, so that
+    /// nothing of it stays.
+    pub(super) fn batch_abort(&mut self, py: Python<'_>, in_transaction: bool) -> PyResult<()> {
+        if matches!(self.state, State::Closed) {
+            return Ok(());
+        }
+        if !in_transaction {
+            frontend::parse("", "ROLLBACK", std::iter::empty(), &mut self.outbuf).map_err(|e| io_err(py, e))?;
+            let out = &mut self.outbuf;
+            out.put_u8(b'B');
+            out.put_i32(12);
+            out.put_u8(0);
+            out.put_u8(0);
+            out.put_i16(0);
+            out.put_i16(0);
+            out.put_i16(0);
+            frontend::execute("", 0, &mut self.outbuf).map_err(|e| io_err(py, e))?;
+        }
+        frontend::sync(&mut self.outbuf);
+        self.flush(py)
+    }
+}
