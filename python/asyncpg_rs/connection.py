@@ -9,6 +9,7 @@ import sys
 import time
 import typing
 import warnings
+import weakref
 
 from . import _copy, _named, connect_utils, exceptions, prepared_stmt, serverversion
 from . import cursor as cursor_mod
@@ -82,6 +83,18 @@ class _Callback(typing.NamedTuple):
         )
 
 
+def _weak_method(method: typing.Callable[..., None]) -> typing.Callable[..., None]:
+    """A callable that calls ``method`` while its object is alive and does nothing after."""
+    ref = weakref.WeakMethod(method)  # type: ignore[arg-type]
+
+    def call(*args: typing.Any) -> None:
+        bound = ref()
+        if bound is not None:
+            bound(*args)
+
+    return call
+
+
 class ConnectionMeta(type):
     def __instancecheck__(cls, instance: object) -> bool:
         mro = type(instance).__mro__
@@ -134,9 +147,11 @@ class Connection(metaclass=ConnectionMeta):
         if config.json_objects:
             for oid, name in _JSON_TYPES:
                 protocol.set_builtin_type_codec(oid, name, _JSON_OBJECTS_CODEC)
-        protocol.notification_callback = self._on_notification
-        protocol.notice_callback = self._on_notice
-        protocol.lost_callback = self._on_connection_lost
+        # The protocol outlives nothing it serves: it calls back through weak references, so a
+        # Connection that nobody holds any more is freed (and warns if left open) at once.
+        protocol.notification_callback = _weak_method(self._on_notification)
+        protocol.notice_callback = _weak_method(self._on_notice)
+        protocol.lost_callback = _weak_method(self._on_connection_lost)
 
     def __del__(self) -> None:
         if not self.is_closed() and getattr(self, "_protocol", None) is not None:
