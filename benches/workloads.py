@@ -44,8 +44,8 @@ class Env:
         self.concurrency = concurrency
         self._closers: list[Callable[[], Awaitable[Any]]] = []
 
-    async def connect(self) -> Any:
-        con = await self.driver.connect(self.dsn)
+    async def connect(self, **kwargs: Any) -> Any:
+        con = await self.driver.connect(self.dsn, **kwargs)
         self._closers.append(con.close)
         return con
 
@@ -262,6 +262,66 @@ async def copy_records_100k(env: Env) -> Bench:
     return Bench(op, reset=reset)
 
 
+# -- asyncpg-rs extensions, each against what an asyncpg user writes for the same result ---------
+
+
+def _is_asyncpg_rs(env: Env) -> bool:
+    return getattr(env.driver, "__name__", "").startswith("asyncpg_rs")
+
+
+JSONB_DOCS_SQL = """\
+CREATE TEMP TABLE IF NOT EXISTS bench_jsonb AS
+SELECT i AS id, jsonb_build_object(
+    'id', i, 'name', 'customer ' || i, 'email', 'user' || i || '@example.com',
+    'active', i % 2 = 0, 'score', i * 1.37, 'big', 12345678901234567890 + i,
+    'tags', jsonb_build_array('alpha', 'beta', 'gamma', 'café'),
+    'address', jsonb_build_object('street', i || ' Main St', 'city', 'Springfield',
+                                  'zip', lpad(i::text, 5, '0'), 'geo', jsonb_build_array(1.25, -3.5)),
+    'items', (SELECT jsonb_agg(jsonb_build_object('sku', 'sku-' || j, 'qty', j,
+                                                  'price', j * 0.25, 'note', null))
+              FROM generate_series(1, 12) AS j)) AS doc
+FROM generate_series(1, 1000) AS i"""
+
+
+async def jsonb_1k_objects(env: Env) -> Bench:
+    """``fetch`` of 1,000 jsonb documents of ~1 KB as Python objects: asyncpg with a
+    ``json.loads`` codec, asyncpg-rs with ``json_objects=True``."""
+    import json
+
+    if _is_asyncpg_rs(env):
+        con = await env.connect(json_objects=True)
+    else:
+        con = await env.connect()
+        if hasattr(con, "set_type_codec"):  # asyncpg; psycopg decodes jsonb by itself
+            await con.set_type_codec(
+                "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+            )
+    await con.execute(JSONB_DOCS_SQL)
+
+    def op(task: int, i: int) -> Awaitable[Any]:
+        return con.fetch("SELECT doc FROM bench_jsonb ORDER BY id")
+
+    return Bench(op)
+
+
+async def fetch_1000_dicts(env: Env) -> Bench:
+    """``fetch_1000_mixed`` as a list of dicts: ``[dict(r) for r in await con.fetch(q)]`` with
+    asyncpg, ``row_format='dict'`` with asyncpg-rs."""
+    if _is_asyncpg_rs(env):
+        con = await env.connect(row_format="dict")
+
+        def op(task: int, i: int) -> Awaitable[Any]:
+            return con.fetch(FETCH_1000_MIXED_SQL)
+
+        return Bench(op)
+    con = await env.connect()
+
+    async def op_dicts(task: int, i: int) -> Any:
+        return [dict(r) for r in await con.fetch(FETCH_1000_MIXED_SQL)]
+
+    return Bench(op_dicts)
+
+
 async def prepared_fetchrow(env: Env) -> Bench:
     """``PreparedStatement.fetchrow`` in a loop (no statement-cache lookup)."""
     (con,) = await env.connections()
@@ -364,6 +424,8 @@ WORKLOADS: dict[str, Spec] = {
         _spec(executemany_10k, 1, POOL_SIZE),
         _spec(copy_records_100k, 1, POOL_SIZE),
         _spec(prepared_fetchrow),
+        _spec(jsonb_1k_objects),
+        _spec(fetch_1000_dicts),
         _spec(pipelined_50_tasks, 50),
         _spec(pool_fetchrow_10, POOL_SIZE),
         _spec(pool_fetchrow_100, 100),
@@ -431,6 +493,14 @@ _EXPECTED: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "executemany_10k": (lambda r: r, None),
     "copy_records_100k": (lambda r: r, "COPY 100000"),
     "prepared_fetchrow": (lambda r: (r[0], r[1]), (0, "name")),
+    "jsonb_1k_objects": (
+        lambda r: (len(r), r[0][0]["items"][1], r[0][0]["big"], len(str(r[0][0]))),
+        (1000, {"sku": "sku-2", "qty": 2, "price": 0.5, "note": None}, 12345678901234567891, 957),
+    ),
+    "fetch_1000_dicts": (
+        lambda r: (len(r), type(r[0]).__name__, list(r[0])),
+        (1000, "dict", ["id", "label", "score", "created", "amount"]),
+    ),
     "pipelined_50_tasks": (lambda r: r, 0),
     "pool_fetchrow_10": (lambda r: tuple(r), (0,)),
     "pool_fetchrow_100": (lambda r: tuple(r), (0,)),

@@ -8,6 +8,7 @@
 //! `NaN`/`Infinity`, invalid text, nesting deeper than `MAX_DEPTH`) is handed to `json.loads`, so the
 //! result or the error is Python's own.
 
+use std::cell::RefCell;
 use std::fmt::Write as _;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -23,6 +24,54 @@ const JSONB_VERSION: u8 = 1;
 
 /// Deeper documents go through `json.loads` (which has its own recursion limit).
 const MAX_DEPTH: usize = 512;
+
+/// Object keys up to this length are looked up in the per-thread key cache.
+const CACHED_KEY_LEN: usize = 32;
+/// Slots of the key cache (a power of two).
+const KEY_CACHE_SLOTS: usize = 1024;
+
+thread_local! {
+    /// Recently seen object keys -> their `str`, so that the keys repeated across the documents of
+    /// a result are made (and hashed) once. Direct-mapped by a hash of the bytes; per thread, so no
+    /// lock and nothing shared between threads.
+    static KEY_CACHE: RefCell<Vec<Option<(Box<[u8]>, Py<PyString>)>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// FNV-1a over the key's bytes.
+fn key_slot(bytes: &[u8]) -> usize {
+    let mut h: u32 = 0x811c_9dc5;
+    for &b in bytes {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    (h as usize) & (KEY_CACHE_SLOTS - 1)
+}
+
+/// The `str` for an object key without escapes, from the cache when it is there.
+fn cached_key<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyString>> {
+    if bytes.len() > CACHED_KEY_LEN {
+        return py_str(py, bytes);
+    }
+    let slot = key_slot(bytes);
+    KEY_CACHE.with(|cache| {
+        let Ok(mut cache) = cache.try_borrow_mut() else {
+            return py_str(py, bytes);
+        };
+        if cache.is_empty() {
+            cache.resize_with(KEY_CACHE_SLOTS, || None);
+        }
+        if let Some((k, s)) = &cache[slot] {
+            if **k == *bytes {
+                return Ok(s.bind(py).clone());
+            }
+        }
+        let s = py_str(py, bytes)?;
+        // Hash now, once: every dict that gets this key reuses the cached hash.
+        let _ = s.hash();
+        cache[slot] = Some((bytes.into(), s.clone().unbind()));
+        Ok(s)
+    })
+}
 
 /// Why the fast parser stopped.
 enum Stop {
@@ -146,7 +195,7 @@ impl<'py> Parser<'_, 'py> {
             if self.peek() != Some(b'"') {
                 return Err(Stop::Fallback);
             }
-            let key = self.string()?;
+            let key = self.key()?;
             self.skip_ws()?;
             if self.peek() != Some(b':') {
                 return Err(Stop::Fallback);
@@ -197,6 +246,24 @@ impl<'py> Parser<'_, 'py> {
                 _ => return Err(Stop::Fallback),
             }
         }
+    }
+
+    /// An object key: from the key cache when it has no escapes.
+    fn key(&mut self) -> Result<Bound<'py, PyString>, Stop> {
+        let start = self.pos + 1;
+        let rest = self.s.get(start..).ok_or(Stop::Fallback)?;
+        for (n, &c) in rest.iter().enumerate().take(CACHED_KEY_LEN + 1) {
+            match c {
+                b'"' => {
+                    self.pos = start + n + 1;
+                    return Ok(cached_key(self.py, &rest[..n])?);
+                }
+                b'\\' => break,
+                c if c < 0x20 => return Err(Stop::Fallback),
+                _ => {}
+            }
+        }
+        self.string()
     }
 
     /// A string starting at the opening quote.
@@ -498,4 +565,20 @@ fn write_str(s: &str, out: &mut String) {
     }
     out.push_str(&s[last..]);
     out.push('"');
+}
+
+/// `_native._json_decode(text)`: the json_objects decoder on JSON text (tests, benchmarks).
+#[pyfunction]
+#[pyo3(name = "_json_decode")]
+pub fn py_json_decode(py: Python<'_>, text: &[u8]) -> PyResult<Py<PyAny>> {
+    decode_json_objects(py, text, false)
+}
+
+/// `_native._json_encode(value)`: the json_objects encoder, as JSON text bytes (tests, benchmarks).
+#[pyfunction]
+#[pyo3(name = "_json_encode")]
+pub fn py_json_encode<'py>(value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
+    let mut out = Vec::new();
+    encode_json_objects(value, &mut out, false)?;
+    Ok(pyo3::types::PyBytes::new(value.py(), &out))
 }

@@ -448,5 +448,7 @@ fn codec_or_err(oid: u32) -> PyResult<Codec> {
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(py_codec_decode, m)?)?;
     m.add_function(wrap_pyfunction!(py_codec_encode, m)?)?;
+    m.add_function(wrap_pyfunction!(json::py_json_decode, m)?)?;
+    m.add_function(wrap_pyfunction!(json::py_json_encode, m)?)?;
     Ok(())
 }
