@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 
 import asyncpg
 import pytest
@@ -178,3 +179,56 @@ async def test_explain_still_returns_the_plan(pg_dsn):
         assert plan[0]["Plan"]["Node Type"] == "Result"
     finally:
         await con.close()
+
+
+def _random_value(rng, depth=0):
+    kind = rng.randrange(9 if depth < 4 else 6)
+    if kind == 0:
+        return None
+    if kind == 1:
+        return rng.random() < 0.5
+    if kind == 2:
+        return rng.randint(-(10**30), 10**30) if rng.random() < 0.3 else rng.randint(-999, 999)
+    if kind == 3:
+        return rng.choice([rng.uniform(-1e6, 1e6), rng.random() * 10 ** rng.randint(-300, 300)])
+    if kind in (4, 5):
+        return "".join(rng.choice('ab"\\/\n\t\x01é中😀 ') for _ in range(rng.randrange(12)))
+    if kind in (6, 7):
+        return [_random_value(rng, depth + 1) for _ in range(rng.randrange(5))]
+    return {_random_value(rng, 9).__str__(): _random_value(rng, depth + 1) for _ in range(4)}
+
+
+def test_decoder_agrees_with_json_loads_on_random_documents():
+    rng = random.Random(15)
+    from asyncpg_rs import _native
+
+    for n in range(2000):
+        value = _random_value(rng)
+        text = json.dumps(value, ensure_ascii=n % 2 == 0, indent=None if n % 3 else 1)
+        assert _same(_native._json_decode(text.encode()), json.loads(text)), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['"\\ud800"', '["\\udc00x"]', "NaN", "[-Infinity, Infinity]", '{"a": 1}  x', "[1,]", "01"],
+)
+def test_what_the_fast_parser_leaves_gets_json_loads_behaviour(text):
+    from asyncpg_rs import _native
+
+    try:
+        expected = json.loads(text)
+    except ValueError as e:
+        with pytest.raises(type(e)):
+            _native._json_decode(text.encode())
+        return
+    got = _native._json_decode(text.encode())
+    assert repr(got) == repr(expected)
+
+
+def test_encoder_output_reads_back_as_the_value():
+    rng = random.Random(16)
+    from asyncpg_rs import _native
+
+    for _ in range(1000):
+        value = _random_value(rng)
+        assert _same(json.loads(_native._json_encode(value)), json.loads(json.dumps(value)))
