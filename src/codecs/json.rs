@@ -30,11 +30,14 @@ const CACHED_KEY_LEN: usize = 32;
 /// Slots of the key cache (a power of two).
 const KEY_CACHE_SLOTS: usize = 1024;
 
+/// One slot of the key cache: the key's bytes and its `str`.
+type KeySlot = Option<(Box<[u8]>, Py<PyString>)>;
+
 thread_local! {
     /// Recently seen object keys -> their `str`, so that the keys repeated across the documents of
     /// a result are made (and hashed) once. Direct-mapped by a hash of the bytes; per thread, so no
     /// lock and nothing shared between threads.
-    static KEY_CACHE: RefCell<Vec<Option<(Box<[u8]>, Py<PyString>)>>> = const { RefCell::new(Vec::new()) };
+    static KEY_CACHE: RefCell<Vec<KeySlot>> = const { RefCell::new(Vec::new()) };
 }
 
 /// FNV-1a over the key's bytes.
