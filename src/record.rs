@@ -424,6 +424,8 @@ impl PyRecord {
         result
     }
 
+    /// Immutable like a tuple, so visited but never cleared: a cycle through a Record always passes
+    /// a mutable container (a list in it, ...), which the collector clears.
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
         for v in &self.values {
             visit.call(v)?;
@@ -533,6 +535,8 @@ impl RecordIterator {
         format!("<{}.RecordIterator object at {:p}>", record_module(), slf.as_ptr())
     }
 
+    /// Immutable like a tuple, so visited but never cleared: a cycle through a Record always passes
+    /// a mutable container (a list in it, ...), which the collector clears.
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
         if let Some(r) = &self.record {
             visit.call(r)?;
@@ -586,6 +590,8 @@ impl RecordItemsIterator {
         format!("<{}.RecordItemsIterator object at {:p}>", record_module(), slf.as_ptr())
     }
 
+    /// Immutable like a tuple, so visited but never cleared: a cycle through a Record always passes
+    /// a mutable container (a list in it, ...), which the collector clears.
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
         if let Some(r) = &self.record {
             visit.call(r)?;
