@@ -27,7 +27,7 @@ from .protocol import (
 
 __all__ = ("Connection", "connect")
 
-_LoggedQueryTuple = collections.namedtuple(
+_LoggedQueryTuple = collections.namedtuple(  # type: ignore[name-match]  # repr says LoggedQuery, as asyncpg
     "LoggedQuery", ["query", "args", "timeout", "elapsed", "exception", "conn_addr", "conn_params"]
 )
 
