@@ -30,8 +30,8 @@ mod framing;
 mod gc;
 pub mod introspection;
 mod queue;
-mod stats;
 pub mod statement;
+mod stats;
 mod types;
 mod wrap;
 
