@@ -884,7 +884,7 @@ class Pool(typing.Generic[RecordT]):
         """Return the current number of idle connections in this pool."""
         return sum(holder.is_connected() and holder.is_idle() for holder in self._holders)
 
-    def get_stats(self):
+    def get_stats(self) -> _stats.PoolStats:
         """Size, waiters, acquisitions, time spent waiting for a connection, reconnects and the
         connections' query/row/byte counters (an asyncpg-rs extension; always on)."""
         return self._counters.snapshot(self, (h._con for h in self._holders if h._con is not None))

@@ -40,6 +40,12 @@ def test_user_program_is_clean_under_mypy_strict():
 
 
 @pytest.mark.slow
+def test_extensions_program_is_clean_under_mypy_strict():
+    code, output = _mypy("extensions_program.py")
+    assert code == 0, output
+
+
+@pytest.mark.slow
 def test_wrong_uses_are_rejected():
     code, output = _mypy("bad_program.py")
     source = (HERE / "bad_program.py").read_text().splitlines()
