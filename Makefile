@@ -63,7 +63,7 @@ else
 endif
 INSTALLED := $(STAMP_DIR)/.asyncpg-rs-installed-$(PROFILE)
 
-.PHONY: help venv dev release test test-rust test-python lint typecheck fmt gen bench demo wheels clean asyncpg-suite
+.PHONY: help venv dev release test test-rust test-python lint fmt gen bench demo clean asyncpg-suite
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -130,12 +130,6 @@ lint: $(DEPS) ## cargo fmt --check, clippy -D warnings, ruff check, ruff format 
 		[ -e "$$gen" ] || continue; \
 		echo "$(PYTHON) $$gen --check"; $(PYTHON) "$$gen" --check || exit 1; \
 	done
-
-# Needs the built module (stubtest imports it), so CI runs it after the build, not in `lint`.
-typecheck: $(INSTALLED) ## mypy over the package + stubtest against the built module (allowlist in tools/)
-	$(PYTHON) -m mypy
-	$(PYTHON) -m mypy.stubtest asyncpg_rs --mypy-config-file pyproject.toml \
-		--allowlist tools/stubtest-allowlist.txt
 
 fmt: $(DEPS) ## cargo fmt + ruff format + ruff check --fix
 	cargo fmt --all

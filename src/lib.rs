@@ -10,9 +10,7 @@ pub mod errors;
 pub mod protocol;
 pub mod record;
 
-// The free-threading audit is docs/free-threading.md: every #[pyclass] is frozen or borrow-checked,
-// module state is once-cells, atomics or thread-locals.
-#[pymodule(gil_used = false)]
+#[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     record::register(m)?;

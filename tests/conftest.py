@@ -2,7 +2,7 @@
 
 import pytest
 
-pytest_plugins = ["tests.fixtures.cluster", "tests.fixtures.drivers"]
+pytest_plugins = ["tests.fixtures.cluster", "tests.fixtures.drivers", "tests.fixtures.tls"]
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -696,7 +696,7 @@ def test_server_settings_is_a_copy(files):
     assert params.server_settings == settings
     assert params.server_settings is not settings
     _, params = _parse(host="h")
-    assert params.server_settings == {}
+    assert params.server_settings is None  # as asyncpg: not given -> None
 
 
 def test_password_callable_passes_through(files):

@@ -25,7 +25,7 @@ import tempfile
 import time
 from typing import Any, Optional
 
-__all__ = ("Cluster", "ClusterError", "TempCluster", "find_available_port")
+__all__ = ("Cluster", "ClusterError", "HotStandbyCluster", "TempCluster", "find_available_port")
 
 _SYSTEM_USER = "postgres"
 _DEFAULT_SUPERUSER = "postgres"
@@ -224,6 +224,15 @@ class Cluster:
 
         settings = {"listen_addresses": "127.0.0.1", "unix_socket_directories": self._socket_dir}
         settings.update(server_settings or {})
+        ssl_key = settings.get("ssl_key_file")
+        if ssl_key:
+            # The server refuses a key that others can read: use a private copy (as asyncpg).
+            keyfile = os.path.join(self._data_dir, "srvkey.pem")
+            shutil.copy(str(ssl_key), keyfile)
+            os.chmod(keyfile, 0o600)
+            if self._as_root:
+                shutil.chown(keyfile, user=_SYSTEM_USER)
+            settings["ssl_key_file"] = keyfile
         port = opts.pop("port", "dynamic")
         dynamic = port in (None, "dynamic")
         extra = [f"--{key.replace('_', '-')}={value}" for key, value in opts.items()]
@@ -261,20 +270,6 @@ class Cluster:
                     f"server log ({self._log_file}):\n{log}"
                 )
         self._connection_addr = self._connection_addr_from_pidfile()
-
-    def reset_wal(self, *, oid: Optional[int] = None, xid: Optional[int] = None) -> None:
-        """Set the next OID and/or transaction id of a stopped cluster (``pg_resetwal -o/-x``),
-        e.g. to test types whose OIDs do not fit a signed 32-bit integer."""
-        status = self.get_status()
-        if status != "stopped":
-            raise ClusterError(f"cannot modify WAL status: the cluster is {status}")
-        args: list[str] = []
-        if oid is not None:
-            args += ["-o", str(int(oid))]
-        if xid is not None:
-            args += ["-x", str(int(xid))]
-        if args:
-            self._run_tool("pg_resetwal", *args, self._data_dir)
 
     def reload(self) -> None:
         """Make the server re-read its configuration files (postgresql.conf, pg_hba.conf)."""
@@ -389,6 +384,16 @@ class Cluster:
         self.add_hba_entry(type="local", database="all", user="all", auth_method="trust")
         for address in ("127.0.0.1/32", "::1/128"):
             self.add_hba_entry(database="all", user="all", address=address, auth_method="trust")
+        if self.get_status() == "running":
+            self.reload()
+
+    def trust_local_replication_by(self, user: str) -> None:
+        """Let ``user`` stream WAL (``pg_basebackup``, a standby) over the socket and loopback."""
+        self.add_hba_entry(type="local", database="replication", user=user, auth_method="trust")
+        for address in ("127.0.0.1/32", "::1/128"):
+            self.add_hba_entry(
+                database="replication", user=user, address=address, auth_method="trust"
+            )
         if self.get_status() == "running":
             self.reload()
 
@@ -521,6 +526,84 @@ class TempCluster(Cluster):
     def destroy(self) -> None:
         super().destroy()
         shutil.rmtree(self._base_dir, ignore_errors=True)
+
+
+class HotStandbyCluster(TempCluster):
+    """A hot standby of a running cluster, made with ``pg_basebackup -R``.
+
+    ``master`` is the primary's connection spec (``host``, ``port``); ``replication_user`` a role
+    with REPLICATION that pg_hba.conf lets in (``trust_local_replication_by``). ``init()`` copies
+    the primary; ``start()`` starts it in recovery, following the primary. As asyncpg's.
+    """
+
+    def __init__(
+        self,
+        *,
+        master: dict[str, Any],
+        replication_user: str,
+        data_dir_suffix: Optional[str] = None,
+        data_dir_prefix: Optional[str] = None,
+        data_dir_parent: Optional[str] = None,
+        pg_config_path: Optional[str] = None,
+    ) -> None:
+        self._master = master
+        self._repl_user = replication_user
+        super().__init__(
+            data_dir_suffix=data_dir_suffix,
+            data_dir_prefix=data_dir_prefix or "asyncpg_rs_standby_",
+            data_dir_parent=data_dir_parent,
+            pg_config_path=pg_config_path,
+        )
+
+    def init(self, timeout: float = 120, **settings: Any) -> str:
+        """Copy the primary with ``pg_basebackup -R`` (writes standby.signal and
+        primary_conninfo); ``settings`` are not used (the copy keeps the primary's)."""
+        del settings
+        status = self.get_status()
+        if status != "not-initialized":
+            raise ClusterError(f"cannot init: the cluster in {self._data_dir} is {status}")
+        self._prepare_dir(self._data_dir)
+        host = str(self._master.get("host") or "127.0.0.1")
+        argv = self._command(
+            "pg_basebackup",
+            "-h",
+            host,
+            "-p",
+            str(self._master["port"]),
+            "-U",
+            self._repl_user,
+            "-D",
+            self._data_dir,
+            "-R",
+            "--checkpoint=fast",
+            "--no-sync",
+        )
+        try:
+            proc = subprocess.run(
+                argv,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                cwd="/",
+                timeout=timeout,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise ClusterError(f"pg_basebackup failed: {exc}") from exc
+        if proc.returncode != 0:
+            raise ClusterError(
+                f"pg_basebackup failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}"
+            )
+        # postgres refuses a data directory that others can read.
+        os.chmod(self._data_dir, 0o700)
+        return proc.stdout + proc.stderr
+
+    def start(
+        self, wait: int = 60, *, server_settings: Optional[dict[str, Any]] = None, **opts: Any
+    ) -> None:
+        settings = {"hot_standby": "on"}
+        settings.update(server_settings or {})
+        super().start(wait, server_settings=settings, **opts)
 
 
 if __name__ == "__main__":

@@ -123,13 +123,19 @@ class ConnectParams(typing.NamedTuple):
     ssl: Any
     sslmode: SSLMode
     ssl_negotiation: SSLNegotiation
-    server_settings: Dict[str, str]
+    server_settings: Optional[Dict[str, str]]
     target_session_attrs: SessionAttribute
     krbsrvname: Optional[str]
     gsslib: str
     #: True when TLS starts without an SSLRequest (``direct_tls=True`` or ``sslnegotiation=direct``)
     direct_tls: bool = False
     connect_timeout: Optional[float] = None
+    #: libpq's ``channel_binding``: ``disable``, ``prefer`` (None: the default) or ``require``
+    #: (beyond asyncpg)
+    channel_binding: Optional[str] = None
+    #: libpq 16's ``load_balance_hosts``: ``disable`` (None: the default) or ``random``
+    #: (beyond asyncpg)
+    load_balance_hosts: Optional[str] = None
 
 
 def address_to_str(addr: Address) -> str:
@@ -167,6 +173,8 @@ class _Settings:
         self.target_session_attrs: Any = None
         self.krbsrvname: Any = None
         self.gsslib: Any = None
+        self.channel_binding: Any = None
+        self.load_balance_hosts: Any = None
         self.service: Any = None
         self.server_settings: Any = None
         # Hosts as the password file sees them: the default host list counts as 'localhost'.
@@ -194,6 +202,8 @@ _OPTION_ATTRS = {
     "target_session_attrs": "target_session_attrs",
     "krbsrvname": "krbsrvname",
     "gsslib": "gsslib",
+    "channel_binding": "channel_binding",
+    "load_balance_hosts": "load_balance_hosts",
 }
 
 # A URI query sets these unconditionally (no keyword argument can have set them first);
@@ -635,6 +645,8 @@ def parse_connect_arguments(
     krbsrvname: Optional[str] = None,
     gsslib: Optional[str] = None,
     connect_timeout: Optional[float] = None,
+    channel_binding: Optional[str] = None,
+    load_balance_hosts: Optional[str] = None,
 ) -> Tuple[List[Address], ConnectParams]:
     """Resolve ``connect()`` arguments into the addresses to try, in order, and the parameters.
 
@@ -655,6 +667,8 @@ def parse_connect_arguments(
         target_session_attrs=target_session_attrs,
         krbsrvname=krbsrvname,
         gsslib=gsslib,
+        channel_binding=channel_binding,
+        load_balance_hosts=load_balance_hosts,
     )
 
     # asyncpg reads the service file only when a DSN is given.
@@ -761,6 +775,21 @@ def parse_connect_arguments(
     if s.gsslib not in ("gssapi", "sspi"):
         raise _config_error(f"gsslib parameter must be either 'gssapi' or 'sspi', got {s.gsslib!r}")
 
+    channel_binding = _choice(
+        "channel_binding",
+        s.channel_binding,
+        "PGCHANNELBINDING",
+        ("disable", "prefer", "require"),
+    )
+    load_balance = _choice(
+        "load_balance_hosts",
+        s.load_balance_hosts,
+        "PGLOADBALANCEHOSTS",
+        ("disable", "random"),
+    )
+    if load_balance == "random":
+        random.shuffle(addrs)
+
     params = ConnectParams(
         user=s.user,
         password=s.password,
@@ -768,14 +797,26 @@ def parse_connect_arguments(
         ssl=ssl_value,
         sslmode=sslmode,
         ssl_negotiation=negotiation,
-        server_settings=dict(settings) if settings else {},
+        server_settings=dict(settings) if settings is not None else None,
         target_session_attrs=attrs,
         krbsrvname=s.krbsrvname,
         gsslib=s.gsslib,
         direct_tls=negotiation is SSLNegotiation.direct,
         connect_timeout=connect_timeout,
+        channel_binding=channel_binding,
+        load_balance_hosts=load_balance,
     )
     return addrs, params
+
+
+def _choice(name: str, value: Any, env: str, choices: Tuple[str, ...]) -> Optional[str]:
+    """A libpq keyword with a fixed set of values: the argument, else ``env``, else None (the
+    default; kept as None so that the parameters compare equal to asyncpg's)."""
+    if value is None:
+        value = os.environ.get(env) or None
+    if value is not None and value not in choices:
+        raise _config_error(f"{name} must be one of: {', '.join(choices)}; got {value!r}")
+    return value
 
 
 def _parse_connect_dsn_and_args(
@@ -1068,7 +1109,15 @@ async def __connect_addr(
 
     try:
         settings = list((params.server_settings or {}).items())
-        await pr.startup(params.user, params.database, params.password, settings)
+        end_point = _tls_server_end_point(tr) if pr.is_ssl else None
+        await pr.startup(
+            params.user,
+            params.database,
+            params.password,
+            settings,
+            params.channel_binding,
+            end_point,
+        )
     except exceptions.PostgresError as exc:
         tr.abort()
         auth_received = bool(getattr(pr, "_auth_received", False))
@@ -1090,6 +1139,88 @@ async def __connect_addr(
         raise
 
     return connection_class(pr, tr, loop, addr, config, params_input)
+
+
+# Signature algorithm OID -> the hash tls-server-end-point uses (RFC 5929 section 4.1: the
+# certificate's signature hash, except MD5 and SHA-1, which are replaced by SHA-256).
+_SIGNATURE_HASHES = {
+    "1.2.840.113549.1.1.4": "sha256",  # md5WithRSAEncryption
+    "1.2.840.113549.1.1.5": "sha256",  # sha1WithRSAEncryption
+    "1.2.840.113549.1.1.11": "sha256",
+    "1.2.840.113549.1.1.12": "sha384",
+    "1.2.840.113549.1.1.13": "sha512",
+    "1.2.840.113549.1.1.14": "sha224",
+    "1.2.840.10045.4.1": "sha256",  # ecdsa-with-SHA1
+    "1.2.840.10045.4.3.1": "sha224",
+    "1.2.840.10045.4.3.2": "sha256",
+    "1.2.840.10045.4.3.3": "sha384",
+    "1.2.840.10045.4.3.4": "sha512",
+    "1.2.840.10040.4.3": "sha256",  # dsa-with-sha1
+    "2.16.840.1.101.3.4.3.1": "sha224",
+    "2.16.840.1.101.3.4.3.2": "sha256",
+}
+
+
+def _der_header(data: bytes, pos: int) -> Tuple[int, int, int]:
+    """(tag, start of the contents, end of the contents) of the DER element at ``pos``."""
+    tag = data[pos]
+    length = data[pos + 1]
+    pos += 2
+    if length & 0x80:
+        n = length & 0x7F
+        if n == 0 or n > 4:
+            raise ValueError("unsupported DER length")
+        length = int.from_bytes(data[pos : pos + n], "big")
+        pos += n
+    if pos + length > len(data):
+        raise ValueError("truncated DER element")
+    return tag, pos, pos + length
+
+
+def _oid_text(raw: bytes) -> str:
+    parts = [raw[0] // 40, raw[0] % 40] if raw[0] < 80 else [2, raw[0] - 80]
+    value = 0
+    for byte in raw[1:]:
+        value = (value << 7) | (byte & 0x7F)
+        if not byte & 0x80:
+            parts.append(value)
+            value = 0
+    return ".".join(map(str, parts))
+
+
+def certificate_signature_hash(der: bytes) -> Optional[str]:
+    """The hashlib name tls-server-end-point uses for this DER certificate, or None when its
+    signature algorithm has no such hash (RSASSA-PSS, Ed25519: PostgreSQL cannot bind either)."""
+    try:
+        tag, pos, _ = _der_header(der, 0)  # Certificate ::= SEQUENCE
+        if tag != 0x30:
+            return None
+        _, _, tbs_end = _der_header(der, pos)  # tbsCertificate
+        tag, pos, _ = _der_header(der, tbs_end)  # signatureAlgorithm ::= SEQUENCE
+        if tag != 0x30:
+            return None
+        tag, start, end = _der_header(der, pos)  # algorithm OBJECT IDENTIFIER
+        if tag != 0x06 or start == end:
+            return None
+        return _SIGNATURE_HASHES.get(_oid_text(der[start:end]))
+    except (IndexError, ValueError):
+        return None
+
+
+def _tls_server_end_point(transport: Any) -> Optional[bytes]:
+    """RFC 5929 ``tls-server-end-point`` data of this TLS session, for SCRAM-SHA-256-PLUS."""
+    ssl_object = transport.get_extra_info("ssl_object")
+    if ssl_object is None:
+        return None
+    der = ssl_object.getpeercert(binary_form=True)
+    if not der:
+        return None
+    name = certificate_signature_hash(der)
+    if name is None:
+        return None
+    import hashlib
+
+    return hashlib.new(name, der).digest()
 
 
 async def _create_direct_tls_connection(
@@ -1132,7 +1263,7 @@ def _accept_read_only(should_be_read_only: bool) -> SessionAttributeCheck:
     return can_be_used
 
 
-async def _accept_any(connection: Any) -> bool:
+async def _accept_any(_: Any) -> bool:
     return True
 
 
@@ -1249,5 +1380,6 @@ async def _cancel(
         tr.write(struct.pack("!iiii", 16, _CANCEL_REQUEST_CODE, backend_pid, backend_secret))
         await pr.on_disconnect
     finally:
-        if tr is not None:
+        # (a task still waiting when its loop is closed must not fail in its cleanup)
+        if tr is not None and not loop.is_closed():
             tr.close()

@@ -11,11 +11,10 @@ import typing
 import warnings
 import weakref
 
-from . import _copy, _named, _stats, connect_utils, exceptions, prepared_stmt, serverversion
+from . import _copy, _named, connect_utils, exceptions, prepared_stmt, serverversion
 from . import cursor as cursor_mod
 from . import transaction as transaction_mod
 from ._native import Record
-from ._typing import OtherRecordT, RecordT
 from .protocol import (
     MODE_ALL,
     MODE_NONE,
@@ -27,30 +26,9 @@ from .protocol import (
 
 __all__ = ("Connection", "connect")
 
-_LoggedQueryTuple = collections.namedtuple(  # type: ignore[name-match]  # repr says LoggedQuery, as asyncpg
+LoggedQuery = collections.namedtuple(
     "LoggedQuery", ["query", "args", "timeout", "elapsed", "exception", "conn_addr", "conn_params"]
 )
-
-
-class LoggedQuery(_LoggedQueryTuple):
-    """asyncpg's LoggedQuery (the same seven fields). asyncpg-rs adds ``rows`` outside the tuple
-    (unpacking is unchanged): the rows returned or affected when the call's result tells it
-    (``fetch`` and ``fetchmany`` lists, ``fetchrow``, a command status such as ``INSERT 0 5``),
-    else None."""
-
-    rows: int | None = None
-
-
-def _row_count(result: typing.Any) -> int | None:
-    if isinstance(result, list):
-        return len(result)
-    if isinstance(result, str):
-        tail = result.rpartition(" ")[2]
-        return int(tail) if tail.isdigit() else None
-    if isinstance(result, (Record, dict, tuple)):
-        return 1
-    return None
-
 
 #: Bound on sending a CancelRequest and waiting for the cancelled request, without command_timeout.
 _CANCEL_TIMEOUT = 10.0
@@ -129,7 +107,7 @@ class _ConnectionProxy:
     __slots__ = ()
 
 
-class Connection(typing.Generic[RecordT], metaclass=ConnectionMeta):
+class Connection(metaclass=ConnectionMeta):
     """A connection to PostgreSQL. Create it with :func:`connect`."""
 
     def __init__(
@@ -154,9 +132,6 @@ class Connection(typing.Generic[RecordT], metaclass=ConnectionMeta):
         self._log_listeners: set[_Callback] = set()
         self._termination_listeners: set[_Callback] = set()
         self._query_loggers: set[_Callback] = set()
-        self._query_tracers: list[typing.Callable[[_stats.QueryStarted], typing.Any]] = []
-        # True while a query logger or tracer is set: the query methods then go through _logged.
-        self._observed = False
         self._cancellations: set[asyncio.Task[None]] = set()
         self._cancel_barrier: asyncio.Future[None] | None = None
         self._stmt_exclusive_section = None
@@ -228,7 +203,7 @@ class Connection(typing.Generic[RecordT], metaclass=ConnectionMeta):
         """
         if self._cancel_barrier is not None:
             await self._barrier()
-        if self._observed:
+        if self._query_loggers:
             return await self._logged(query, args, timeout, self._execute, query, args, timeout)
         return await self._execute(query, args, timeout)
 
@@ -258,7 +233,7 @@ class Connection(typing.Generic[RecordT], metaclass=ConnectionMeta):
         if self._cancel_barrier is not None:
             await self._barrier()
         args_list = _as_list(args)
-        if self._observed:
+        if self._query_loggers:
             return await self._logged(
                 command,
                 args_list,
@@ -321,35 +296,19 @@ class Connection(typing.Generic[RecordT], metaclass=ConnectionMeta):
             barrier.set_result(None)
         return await self._wait(fut, timeout)
 
-    @typing.overload
-    async def fetch(
-        self,
-        query: str,
-        *args: typing.Any,
-        timeout: float | None = None,
-        record_class: None = None,
-    ) -> list[RecordT]: ...
-    @typing.overload
-    async def fetch(
-        self,
-        query: str,
-        *args: typing.Any,
-        timeout: float | None = None,
-        record_class: type[OtherRecordT],
-    ) -> list[OtherRecordT]: ...
     async def fetch(
         self,
         query: str,
         *args: typing.Any,
         timeout: float | None = None,
         record_class: type[Record] | None = None,
-    ) -> list[typing.Any]:
+    ) -> list[Record]:
         """Run a query and return the results as a list of :class:`Record`."""
         if self._cancel_barrier is not None:
             await self._barrier()
         if record_class is not None:
             _check_record_class(record_class)
-        if self._observed:
+        if self._query_loggers:
             return await self._logged(
                 query, args, timeout, self._query, query, args, MODE_ALL, 0, record_class, timeout
             )
@@ -372,7 +331,7 @@ class Connection(typing.Generic[RecordT], metaclass=ConnectionMeta):
             return None if row is None else row[column]
         if self._cancel_barrier is not None:
             await self._barrier()
-        if self._observed:
+        if self._query_loggers:
             return await self._logged(
                 query, args, timeout, self._query, query, args, MODE_VAL, column, Record, timeout
             )
@@ -386,35 +345,19 @@ class Connection(typing.Generic[RecordT], metaclass=ConnectionMeta):
                 raise
         return await self._wait(fut, timeout)
 
-    @typing.overload
-    async def fetchrow(
-        self,
-        query: str,
-        *args: typing.Any,
-        timeout: float | None = None,
-        record_class: None = None,
-    ) -> RecordT | None: ...
-    @typing.overload
-    async def fetchrow(
-        self,
-        query: str,
-        *args: typing.Any,
-        timeout: float | None = None,
-        record_class: type[OtherRecordT],
-    ) -> OtherRecordT | None: ...
     async def fetchrow(
         self,
         query: str,
         *args: typing.Any,
         timeout: float | None = None,
         record_class: type[Record] | None = None,
-    ) -> typing.Any:
+    ) -> Record | None:
         """Run a query and return the first row, or None when there are no rows."""
         if self._cancel_barrier is not None:
             await self._barrier()
         if record_class is not None:
             _check_record_class(record_class)
-        if self._observed:
+        if self._query_loggers:
             return await self._logged(
                 query, args, timeout, self._query, query, args, MODE_ROW, 0, record_class, timeout
             )
@@ -432,24 +375,6 @@ class Connection(typing.Generic[RecordT], metaclass=ConnectionMeta):
             self._protocol.query(query, args, mode, column, record_class), timeout
         )
 
-    @typing.overload
-    async def fetchmany(
-        self,
-        query: str,
-        args: typing.Iterable[typing.Sequence[typing.Any]],
-        *,
-        timeout: float | None = None,
-        record_class: None = None,
-    ) -> list[RecordT]: ...
-    @typing.overload
-    async def fetchmany(
-        self,
-        query: str,
-        args: typing.Iterable[typing.Sequence[typing.Any]],
-        *,
-        timeout: float | None = None,
-        record_class: type[OtherRecordT],
-    ) -> list[OtherRecordT]: ...
     async def fetchmany(
         self,
         query: str,
@@ -457,12 +382,12 @@ class Connection(typing.Generic[RecordT], metaclass=ConnectionMeta):
         *,
         timeout: float | None = None,
         record_class: type[Record] | None = None,
-    ) -> list[typing.Any]:
+    ) -> list[Record]:
         """Run a query for each sequence of arguments in `args` and return all the rows."""
         if self._cancel_barrier is not None:
             await self._barrier()
         args_list = _as_list(args)
-        if self._observed:
+        if self._query_loggers:
             return await self._logged(
                 query,
                 args_list,
@@ -478,12 +403,9 @@ class Connection(typing.Generic[RecordT], metaclass=ConnectionMeta):
 
     async def _logged(self, query, args, timeout, fn, *fn_args):  # type: ignore[no-untyped-def]
         started = time.monotonic()
-        ends = self._start_tracers(query, args, timeout, started) if self._query_tracers else ()
         exc: BaseException | None = None
-        result = None
         try:
-            result = await fn(*fn_args)
-            return result
+            return await fn(*fn_args)
         except BaseException as e:
             exc = e
             raise
@@ -497,33 +419,12 @@ class Connection(typing.Generic[RecordT], metaclass=ConnectionMeta):
                 conn_addr=self._addr,
                 conn_params=self._params,
             )
-            record.rows = None if exc is not None else _row_count(result)
-            for end in ends:
-                self._call_hook(end, record)
             for cb in list(self._query_loggers):
                 if cb.is_async:
                     self._loop.create_task(cb.cb(record))
                 else:
                     self._loop.call_soon(cb.cb, record)
 
-    @typing.overload
-    async def prepare(
-        self,
-        query: str,
-        *,
-        name: str | None = None,
-        timeout: float | None = None,
-        record_class: None = None,
-    ) -> prepared_stmt.PreparedStatement[RecordT]: ...
-    @typing.overload
-    async def prepare(
-        self,
-        query: str,
-        *,
-        name: str | None = None,
-        timeout: float | None = None,
-        record_class: type[OtherRecordT],
-    ) -> prepared_stmt.PreparedStatement[OtherRecordT]: ...
     async def prepare(
         self,
         query: str,
@@ -531,7 +432,7 @@ class Connection(typing.Generic[RecordT], metaclass=ConnectionMeta):
         name: str | None = None,
         timeout: float | None = None,
         record_class: type[Record] | None = None,
-    ) -> prepared_stmt.PreparedStatement[typing.Any]:
+    ) -> prepared_stmt.PreparedStatement:
         """Create a prepared statement for `query`."""
         if self._cancel_barrier is not None:
             await self._barrier()
@@ -540,44 +441,6 @@ class Connection(typing.Generic[RecordT], metaclass=ConnectionMeta):
         state = await self._wait(self._protocol.prepare(query, name), timeout)
         return prepared_stmt.PreparedStatement(self, query, state, record_class)
 
-    async def _prepare(
-        self,
-        query: str,
-        *,
-        name: str | None = None,
-        timeout: float | None = None,
-        use_cache: bool = False,
-        record_class: type[Record] | None = None,
-    ) -> prepared_stmt.PreparedStatement:
-        """asyncpg's internal prepare: with ``use_cache``, the statement the connection's cache
-        holds for `query` (prepared and cached now if it has none), as ``fetch()`` would use."""
-        if not use_cache:
-            return await self.prepare(query, name=name, timeout=timeout, record_class=record_class)
-        if self._cancel_barrier is not None:
-            await self._barrier()
-        if record_class is not None:
-            _check_record_class(record_class)
-        state = await self._wait(self._protocol.statement_for(query), timeout)
-        return prepared_stmt.PreparedStatement(self, query, state, record_class)
-
-    @typing.overload
-    def cursor(
-        self,
-        query: str,
-        *args: typing.Any,
-        prefetch: int | None = None,
-        timeout: float | None = None,
-        record_class: None = None,
-    ) -> cursor_mod.CursorFactory[RecordT]: ...
-    @typing.overload
-    def cursor(
-        self,
-        query: str,
-        *args: typing.Any,
-        prefetch: int | None = None,
-        timeout: float | None = None,
-        record_class: type[OtherRecordT],
-    ) -> cursor_mod.CursorFactory[OtherRecordT]: ...
     def cursor(
         self,
         query: str,
@@ -585,7 +448,7 @@ class Connection(typing.Generic[RecordT], metaclass=ConnectionMeta):
         prefetch: int | None = None,
         timeout: float | None = None,
         record_class: type[Record] | None = None,
-    ) -> cursor_mod.CursorFactory[typing.Any]:
+    ) -> cursor_mod.CursorFactory:
         """Return a cursor factory for `query` (iterate it, or await it inside a transaction)."""
         if record_class is not None:
             _check_record_class(record_class)
@@ -624,23 +487,6 @@ class Connection(typing.Generic[RecordT], metaclass=ConnectionMeta):
         task = self._loop.create_task(self._send_cancel(barrier))
         self._cancellations.add(task)
         task.add_done_callback(self._cancellations.discard)
-
-    def _cancel_current_command(
-        self, waiter: asyncio.Future[None], cancel_waiter: typing.Any = None
-    ) -> None:
-        """asyncpg's hook: send a CancelRequest for whatever the server runs now; `waiter` is
-        resolved once it has been sent and the connection is in step again."""
-        self._cancel_request()
-        barrier = self._cancel_barrier
-
-        def done(_: object = None) -> None:
-            if not waiter.done():
-                waiter.set_result(None)
-
-        if barrier is None:
-            done()
-        else:
-            barrier.add_done_callback(done)
 
     async def _send_cancel(self, barrier: asyncio.Future[None]) -> None:
         # Bounded like asyncpg 0.32 (by command_timeout, else a few seconds): a server or network
@@ -716,58 +562,9 @@ class Connection(typing.Generic[RecordT], metaclass=ConnectionMeta):
     def add_query_logger(self, callback: typing.Callable[..., typing.Any]) -> None:
         """Call `callback(LoggedQuery)` after each query."""
         self._query_loggers.add(_Callback.from_callable(callback))
-        self._observed = True
 
     def remove_query_logger(self, callback: typing.Callable[..., typing.Any]) -> None:
         self._query_loggers.discard(_Callback.from_callable(callback))
-        self._observed = bool(self._query_loggers or self._query_tracers)
-
-    def add_query_tracer(self, tracer: typing.Callable[[_stats.QueryStarted], typing.Any]) -> None:
-        """Call ``tracer(QueryStarted)`` just before each query is sent (an asyncpg-rs extension).
-
-        If it returns a callable, that is called with the query's :class:`LoggedQuery` (elapsed
-        time, exception, ``rows``) when the query ends. Both calls are synchronous, on the loop,
-        so a tracing library can open a span at the start and close it at the end; an exception
-        from either goes to the loop's exception handler, never to the query.
-        """
-        if not callable(tracer):
-            raise exceptions.InterfaceError(f"expected a callable, got {tracer!r}")
-        self._query_tracers.append(tracer)
-        self._observed = True
-
-    def remove_query_tracer(
-        self, tracer: typing.Callable[[_stats.QueryStarted], typing.Any]
-    ) -> None:
-        with contextlib.suppress(ValueError):
-            self._query_tracers.remove(tracer)
-        self._observed = bool(self._query_loggers or self._query_tracers)
-
-    def _start_tracers(
-        self, query: str, args: typing.Any, timeout: float | None, started: float
-    ) -> list[typing.Callable[[LoggedQuery], typing.Any]]:
-        event = _stats.QueryStarted(query, args, timeout, self._addr, self._params, started)
-        ends = []
-        for tracer in list(self._query_tracers):
-            end = self._call_hook(tracer, event)
-            if callable(end):
-                ends.append(end)
-        return ends
-
-    def _call_hook(
-        self, hook: typing.Callable[[typing.Any], typing.Any], arg: typing.Any
-    ) -> typing.Any:
-        try:
-            return hook(arg)
-        except Exception as exc:
-            self._loop.call_exception_handler(
-                {"message": f"Exception in query tracer {hook!r}", "exception": exc}
-            )
-            return None
-
-    def get_stats(self) -> _stats.ConnectionStats:
-        """Counters of this connection since it was opened: queries, errors, rows, bytes sent
-        and received (an asyncpg-rs extension; always on)."""
-        return _stats.ConnectionStats._from_protocol(self._protocol)
 
     def query_logger(self, callback: typing.Callable[..., typing.Any]) -> _QueryLoggerContext:
         """Context manager that logs the queries run inside it with `callback`."""
@@ -1247,15 +1044,17 @@ async def connect(
     command_timeout: float | None = None,
     ssl: typing.Any = None,
     direct_tls: bool | None = None,
-    connection_class: type[Connection[typing.Any]] = Connection,
-    record_class: type[RecordT] = Record,  # type: ignore[assignment]  # RecordT defaults to Record
+    connection_class: type[Connection] = Connection,
+    record_class: type[Record] = Record,
     server_settings: dict[str, str] | None = None,
     target_session_attrs: str | None = None,
     krbsrvname: str | None = None,
     gsslib: str | None = None,
+    channel_binding: str | None = None,
+    load_balance_hosts: str | None = None,
     json_objects: bool = False,
     row_format: typing.Literal["record", "dict", "tuple"] = "record",
-) -> Connection[RecordT]:
+) -> Connection:
     """Open a connection to a PostgreSQL server, with asyncpg's arguments and rules.
 
     asyncpg-rs extension (off by default): ``json_objects=True`` decodes json/jsonb values (and
@@ -1322,10 +1121,12 @@ async def connect(
         krbsrvname=krbsrvname,
         gsslib=gsslib,
         connect_timeout=timeout,
+        channel_binding=channel_binding,
+        load_balance_hosts=load_balance_hosts,
     )
     if timeout is None:
-        return typing.cast("Connection[RecordT]", await connecting)
+        return typing.cast(Connection, await connecting)
     if sys.version_info >= (3, 11):
         async with asyncio.timeout(timeout):
-            return typing.cast("Connection[RecordT]", await connecting)
-    return typing.cast("Connection[RecordT]", await asyncio.wait_for(connecting, timeout))
+            return typing.cast(Connection, await connecting)
+    return typing.cast(Connection, await asyncio.wait_for(connecting, timeout))

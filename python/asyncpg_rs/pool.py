@@ -10,8 +10,6 @@ Free holders sit in a LIFO list (connected ones first); acquirers that find none
 order and are handed a holder directly by the next release.
 """
 
-from __future__ import annotations
-
 import asyncio
 import collections
 import contextlib
@@ -20,21 +18,18 @@ import inspect
 import logging
 import sys
 import types
-import typing
 import warnings
 
-from . import _named, _stats
-from ._compat import public_class_name
-from ._typing import OtherRecordT, RecordT
+from . import _named
 from .exceptions import ConnectionDoesNotExistError, InterfaceError, InterfaceWarning
 
 try:  # The core may not be importable yet (or may be mid-import); resolved again on use.
     from .connection import Connection as _Connection
     from .connection import _ConnectionProxy
 except ImportError:  # pragma: no cover
-    _Connection = None  # type: ignore[assignment,misc]
+    _Connection = None
 
-    class _ConnectionProxy:  # type: ignore[no-redef]
+    class _ConnectionProxy:
         """Stand-in marker base while connection.py cannot be imported."""
 
         __slots__ = ()
@@ -43,13 +38,7 @@ except ImportError:  # pragma: no cover
 try:
     from ._native import Record as _Record
 except ImportError:  # pragma: no cover
-    _Record = None  # type: ignore[assignment,misc]
-
-if typing.TYPE_CHECKING:
-    from ._native import Record
-    from .connection import Connection
-
-    _Callback = typing.Callable[[Connection[typing.Any]], typing.Awaitable[typing.Any]]
+    _Record = None
 
 __all__ = ("Pool", "PoolAcquireContext", "PoolConnectionProxy", "create_pool")
 
@@ -194,7 +183,7 @@ def _make_forwarder(name, template):
     return forward
 
 
-_proxy_installed_for: set[type] = set()
+_proxy_installed_for = set()
 
 
 def _install_proxy_methods(con_cls, *, take_doc=False):
@@ -215,24 +204,6 @@ def _install_proxy_methods(con_cls, *, take_doc=False):
 
 
 # -- one seat of the pool --------------------------------------------------------------------
-
-
-class _FreeSeats:
-    """``Pool._queue``: the free seats as asyncpg's ``asyncio.LifoQueue`` is read."""
-
-    __slots__ = ("_free",)
-
-    def __init__(self, free):
-        self._free = free
-
-    def qsize(self):
-        return len(self._free)
-
-    def empty(self):
-        return not self._free
-
-    def __len__(self):
-        return len(self._free)
 
 
 class PoolConnectionHolder:
@@ -276,9 +247,6 @@ class PoolConnectionHolder:
         pool = self._pool
         generation = pool._generation
         con = await pool._get_new_connection()
-        pool._counters.connections_opened += 1
-        if self._generation is not None:  # this seat had a connection before
-            pool._counters.reconnects += 1
         if pool.is_closing():
             await con.close()
             raise InterfaceError("pool is closing")
@@ -406,8 +374,6 @@ class PoolConnectionHolder:
 
     def _drop_connection(self):
         self._cancel_idle_timer()
-        if self._con is not None:
-            self._pool._counters.retire(self._con)
         self._con = None
 
     def _free(self):
@@ -423,11 +389,6 @@ class PoolConnectionHolder:
         self._pool._put_holder(self)
 
     # -- max_inactive_connection_lifetime --
-
-    @property
-    def _inactive_callback(self):
-        """asyncpg's name for the pending idle-expiry timer (``None`` when none is armed)."""
-        return self._idle_handle
 
     def _arm_idle_timer(self):
         lifetime = self._pool._max_inactive_connection_lifetime
@@ -529,7 +490,7 @@ def _warn_listeners(con, count, kind):
 # -- the pool --------------------------------------------------------------------------------
 
 
-class Pool(typing.Generic[RecordT]):
+class Pool:
     """A connection pool.
 
     Connections are acquired from the pool, used, and released back to it.  A released
@@ -546,7 +507,6 @@ class Pool(typing.Generic[RecordT]):
         "_connect_args",
         "_connect_kwargs",
         "_connection_class",
-        "_counters",
         "_free",
         "_generation",
         "_holders",
@@ -652,7 +612,6 @@ class Pool(typing.Generic[RecordT]):
         self._closed = False
         self._generation = 0
         self._maintenance_task = None
-        self._counters = _stats._PoolCounters()
 
     # -- initialisation --
 
@@ -729,7 +688,7 @@ class Pool(typing.Generic[RecordT]):
             )
             raise InterfaceError(
                 "expected pool connect callback to return an instance of "
-                f"'{public_class_name(good)}', got '{bad_name}'"
+                f"'{good.__module__}.{good.__name__}', got '{bad_name}'"
             )
         if self._init is not None:
             try:
@@ -738,12 +697,6 @@ class Pool(typing.Generic[RecordT]):
                 await _close_quietly(con, cancelled=isinstance(ex, asyncio.CancelledError))
                 raise
         return con
-
-    @property
-    def _queue(self):
-        """asyncpg's queue of idle seats, as a read-only view of the free list (``qsize()``,
-        ``empty()``): asyncpg's own tests and monitoring code read it."""
-        return _FreeSeats(self._free)
 
     # -- the free list --
 
@@ -771,23 +724,14 @@ class Pool(typing.Generic[RecordT]):
         self._free.append(holder)
 
     async def _get_holder(self):
-        counters = self._counters
         holder = self._take_free()
         if holder is not None:
-            counters.acquisitions += 1
             return holder
         waiter = self._loop.create_future()
         self._waiters.append(waiter)
-        started = self._loop.time()
         try:
-            holder = await waiter
-            counters.acquisitions += 1
-            counters.waits += 1
-            counters.wait_time += self._loop.time() - started
-            return holder
+            return await waiter
         except BaseException:
-            counters.waits_failed += 1
-            counters.wait_time += self._loop.time() - started
             if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
                 # Handed a holder just as we were cancelled: pass it on.
                 self._put_holder(waiter.result())
@@ -860,42 +804,37 @@ class Pool(typing.Generic[RecordT]):
 
     # -- sizes and state --
 
-    def is_closing(self) -> bool:
+    def is_closing(self):
         """Return ``True`` if the pool is closing or is closed."""
         return self._closed or self._closing
 
-    def get_size(self) -> int:
+    def get_size(self):
         """Return the current number of connections in this pool."""
         return sum(holder.is_connected() for holder in self._holders)
 
-    def get_init_size(self) -> int:
+    def get_init_size(self):
         """Return the initial number of connections in this pool."""
         return self._initsize
 
-    def get_min_size(self) -> int:
+    def get_min_size(self):
         """Return the minimum number of connections kept in this pool."""
         return self._minsize
 
-    def get_max_size(self) -> int:
+    def get_max_size(self):
         """Return the maximum allowed number of connections in this pool."""
         return self._maxsize
 
-    def get_idle_size(self) -> int:
+    def get_idle_size(self):
         """Return the current number of idle connections in this pool."""
         return sum(holder.is_connected() and holder.is_idle() for holder in self._holders)
 
-    def get_stats(self) -> _stats.PoolStats:
-        """Size, waiters, acquisitions, time spent waiting for a connection, reconnects and the
-        connections' query/row/byte counters (an asyncpg-rs extension; always on)."""
-        return self._counters.snapshot(self, (h._con for h in self._holders if h._con is not None))
-
     @property
-    def named(self) -> _named.NamedQueries:
+    def named(self):
         """The shortcuts with ``:name`` parameters and a mapping (an asyncpg-rs extension):
         ``await pool.named.fetch("SELECT * FROM t WHERE id = :id", {"id": 5})``."""
         return _named.NamedQueries(self)
 
-    def set_connect_args(self, dsn: str | None = None, **connect_kwargs: typing.Any) -> None:
+    def set_connect_args(self, dsn=None, **connect_kwargs):
         """Set the connection arguments used for all new connections of this pool.
 
         Existing connections stay until they expire; call :meth:`expire_connections` to
@@ -906,7 +845,7 @@ class Pool(typing.Generic[RecordT]):
 
     # -- acquire and release --
 
-    def acquire(self, *, timeout: float | None = None) -> PoolAcquireContext[RecordT]:
+    def acquire(self, *, timeout=None):
         """Acquire a database connection from the pool.
 
         Use it as ``async with pool.acquire() as con:`` or ``con = await pool.acquire()``
@@ -932,9 +871,7 @@ class Pool(typing.Generic[RecordT]):
         holder._timeout = timeout
         return proxy
 
-    async def release(
-        self, connection: Connection[typing.Any], *, timeout: float | None = None
-    ) -> None:
+    async def release(self, connection, *, timeout=None):
         """Release a database connection back to the pool.
 
         :param connection: a connection acquired from this pool.
@@ -958,7 +895,7 @@ class Pool(typing.Generic[RecordT]):
 
     # -- shutdown --
 
-    async def close(self) -> None:
+    async def close(self):
         """Gracefully close all connections in the pool.
 
         Waits until every acquired connection is released, then closes them all.  Any error
@@ -1005,7 +942,7 @@ class Pool(typing.Generic[RecordT]):
             if not waiter.done():
                 waiter.set_exception(InterfaceError(message))
 
-    def terminate(self) -> None:
+    def terminate(self):
         """Terminate all connections in the pool."""
         if self._closed:
             return
@@ -1017,7 +954,7 @@ class Pool(typing.Generic[RecordT]):
         for holder in self._holders:
             holder.terminate()
 
-    async def expire_connections(self) -> None:
+    async def expire_connections(self):
         """Expire all currently open connections.
 
         They are replaced by new ones on their next acquire or release.
@@ -1068,49 +1005,21 @@ class Pool(typing.Generic[RecordT]):
                 finally:
                     holder._releasing = False
 
-    async def execute(self, query: str, *args: typing.Any, timeout: float | None = None) -> str:
+    async def execute(self, query, *args, timeout=None):
         """Execute an SQL command (or commands) on a pooled connection.
 
         Behaves like :meth:`Connection.execute() <asyncpg_rs.connection.Connection.execute>`.
         """
         return await self._shortcut("execute", query, *args, timeout=timeout)
 
-    async def executemany(
-        self,
-        command: str,
-        args: typing.Iterable[typing.Sequence[typing.Any]],
-        *,
-        timeout: float | None = None,
-    ) -> None:
+    async def executemany(self, command, args, *, timeout=None):
         """Execute an SQL *command* for each sequence of arguments in *args*.
 
         Behaves like :meth:`Connection.executemany()`.
         """
         return await self._shortcut("executemany", command, args, timeout=timeout)
 
-    @typing.overload
-    async def fetch(
-        self,
-        query: str,
-        *args: typing.Any,
-        timeout: float | None = None,
-        record_class: None = None,
-    ) -> list[RecordT]: ...
-    @typing.overload
-    async def fetch(
-        self,
-        query: str,
-        *args: typing.Any,
-        timeout: float | None = None,
-        record_class: type[OtherRecordT],
-    ) -> list[OtherRecordT]: ...
-    async def fetch(
-        self,
-        query: str,
-        *args: typing.Any,
-        timeout: float | None = None,
-        record_class: type[Record] | None = None,
-    ) -> list[typing.Any]:
+    async def fetch(self, query, *args, timeout=None, record_class=None):
         """Run a query and return the results as a list of Record.
 
         Behaves like :meth:`Connection.fetch()`.
@@ -1119,38 +1028,14 @@ class Pool(typing.Generic[RecordT]):
             "fetch", query, *args, timeout=timeout, record_class=record_class
         )
 
-    async def fetchval(
-        self, query: str, *args: typing.Any, column: int = 0, timeout: float | None = None
-    ) -> typing.Any:
+    async def fetchval(self, query, *args, column=0, timeout=None):
         """Run a query and return a value in the first row.
 
         Behaves like :meth:`Connection.fetchval()`.
         """
         return await self._shortcut("fetchval", query, *args, column=column, timeout=timeout)
 
-    @typing.overload
-    async def fetchrow(
-        self,
-        query: str,
-        *args: typing.Any,
-        timeout: float | None = None,
-        record_class: None = None,
-    ) -> RecordT | None: ...
-    @typing.overload
-    async def fetchrow(
-        self,
-        query: str,
-        *args: typing.Any,
-        timeout: float | None = None,
-        record_class: type[OtherRecordT],
-    ) -> OtherRecordT | None: ...
-    async def fetchrow(
-        self,
-        query: str,
-        *args: typing.Any,
-        timeout: float | None = None,
-        record_class: type[Record] | None = None,
-    ) -> typing.Any:
+    async def fetchrow(self, query, *args, timeout=None, record_class=None):
         """Run a query and return the first row.
 
         Behaves like :meth:`Connection.fetchrow()`.
@@ -1159,32 +1044,7 @@ class Pool(typing.Generic[RecordT]):
             "fetchrow", query, *args, timeout=timeout, record_class=record_class
         )
 
-    @typing.overload
-    async def fetchmany(
-        self,
-        query: str,
-        args: typing.Iterable[typing.Sequence[typing.Any]],
-        *,
-        timeout: float | None = None,
-        record_class: None = None,
-    ) -> list[RecordT]: ...
-    @typing.overload
-    async def fetchmany(
-        self,
-        query: str,
-        args: typing.Iterable[typing.Sequence[typing.Any]],
-        *,
-        timeout: float | None = None,
-        record_class: type[OtherRecordT],
-    ) -> list[OtherRecordT]: ...
-    async def fetchmany(
-        self,
-        query: str,
-        args: typing.Iterable[typing.Sequence[typing.Any]],
-        *,
-        timeout: float | None = None,
-        record_class: type[Record] | None = None,
-    ) -> list[typing.Any]:
+    async def fetchmany(self, query, args, *, timeout=None, record_class=None):
         """Run a query for each sequence of arguments in *args* and return all rows.
 
         Behaves like :meth:`Connection.fetchmany()`.
@@ -1195,22 +1055,22 @@ class Pool(typing.Generic[RecordT]):
 
     async def copy_from_table(
         self,
-        table_name: str,
+        table_name,
         *,
-        output: typing.Any,
-        columns: typing.Iterable[str] | None = None,
-        schema_name: str | None = None,
-        timeout: float | None = None,
-        format: str | None = None,
-        oids: typing.Any = None,
-        delimiter: str | None = None,
-        null: str | None = None,
-        header: typing.Any = None,
-        quote: str | None = None,
-        escape: str | None = None,
-        force_quote: typing.Any = None,
-        encoding: str | None = None,
-    ) -> str:
+        output,
+        columns=None,
+        schema_name=None,
+        timeout=None,
+        format=None,
+        oids=None,
+        delimiter=None,
+        null=None,
+        header=None,
+        quote=None,
+        escape=None,
+        force_quote=None,
+        encoding=None,
+    ):
         """Copy table contents to a file or file-like object.
 
         Behaves like :meth:`Connection.copy_from_table()`.
@@ -1235,20 +1095,20 @@ class Pool(typing.Generic[RecordT]):
 
     async def copy_from_query(
         self,
-        query: str,
-        *args: typing.Any,
-        output: typing.Any,
-        timeout: float | None = None,
-        format: str | None = None,
-        oids: typing.Any = None,
-        delimiter: str | None = None,
-        null: str | None = None,
-        header: typing.Any = None,
-        quote: str | None = None,
-        escape: str | None = None,
-        force_quote: typing.Any = None,
-        encoding: str | None = None,
-    ) -> str:
+        query,
+        *args,
+        output,
+        timeout=None,
+        format=None,
+        oids=None,
+        delimiter=None,
+        null=None,
+        header=None,
+        quote=None,
+        escape=None,
+        force_quote=None,
+        encoding=None,
+    ):
         """Copy the results of a query to a file or file-like object.
 
         Behaves like :meth:`Connection.copy_from_query()`.
@@ -1272,26 +1132,26 @@ class Pool(typing.Generic[RecordT]):
 
     async def copy_to_table(
         self,
-        table_name: str,
+        table_name,
         *,
-        source: typing.Any,
-        columns: typing.Iterable[str] | None = None,
-        schema_name: str | None = None,
-        timeout: float | None = None,
-        format: str | None = None,
-        oids: typing.Any = None,
-        freeze: typing.Any = None,
-        delimiter: str | None = None,
-        null: str | None = None,
-        header: typing.Any = None,
-        quote: str | None = None,
-        escape: str | None = None,
-        force_quote: typing.Any = None,
-        force_not_null: typing.Any = None,
-        force_null: typing.Any = None,
-        encoding: str | None = None,
-        where: str | None = None,
-    ) -> str:
+        source,
+        columns=None,
+        schema_name=None,
+        timeout=None,
+        format=None,
+        oids=None,
+        freeze=None,
+        delimiter=None,
+        null=None,
+        header=None,
+        quote=None,
+        escape=None,
+        force_quote=None,
+        force_not_null=None,
+        force_null=None,
+        encoding=None,
+        where=None,
+    ):
         """Copy data to the specified table.
 
         Behaves like :meth:`Connection.copy_to_table()`.
@@ -1319,15 +1179,8 @@ class Pool(typing.Generic[RecordT]):
             )
 
     async def copy_records_to_table(
-        self,
-        table_name: str,
-        *,
-        records: typing.Any,
-        columns: typing.Iterable[str] | None = None,
-        schema_name: str | None = None,
-        timeout: float | None = None,
-        where: str | None = None,
-    ) -> str:
+        self, table_name, *, records, columns=None, schema_name=None, timeout=None, where=None
+    ):
         """Copy a list of records to the specified table using binary COPY.
 
         Behaves like :meth:`Connection.copy_records_to_table()`.
@@ -1344,64 +1197,62 @@ class Pool(typing.Generic[RecordT]):
 
     # -- await / async with --
 
-    def __await__(self) -> typing.Generator[typing.Any, None, Pool[RecordT]]:
+    def __await__(self):
         return self._async__init__().__await__()
 
-    async def __aenter__(self) -> Pool[RecordT]:
+    async def __aenter__(self):
         await self._async__init__()
         return self
 
-    async def __aexit__(self, *exc: object) -> None:
+    async def __aexit__(self, *exc):
         await self.close()
 
 
-class PoolAcquireContext(typing.Generic[RecordT]):
+class PoolAcquireContext:
     """What ``Pool.acquire()`` returns: await it, or use it with ``async with``."""
 
     __slots__ = ("connection", "done", "pool", "timeout")
 
-    def __init__(self, pool: Pool[RecordT], timeout: float | None) -> None:
+    def __init__(self, pool, timeout):
         self.pool = pool
         self.timeout = timeout
-        self.connection: typing.Any = None
+        self.connection = None
         self.done = False
 
-    async def __aenter__(self) -> Connection[RecordT]:
+    async def __aenter__(self):
         if self.connection is not None or self.done:
             raise InterfaceError("a connection is already acquired")
         self.connection = await self.pool._acquire(self.timeout)
         return self.connection
 
-    async def __aexit__(
-        self, exc_type: object = None, exc_val: object = None, exc_tb: object = None
-    ) -> None:
+    async def __aexit__(self, exc_type=None, exc_val=None, exc_tb=None):
         self.done = True
         con = self.connection
         self.connection = None
         await self.pool.release(con)
 
-    def __await__(self) -> typing.Generator[typing.Any, None, Connection[RecordT]]:
+    def __await__(self):
         self.done = True
         return self.pool._acquire(self.timeout).__await__()
 
 
 def create_pool(
-    dsn: str | None = None,
+    dsn=None,
     *,
-    init_size: int | None = None,
-    min_size: int = 10,
-    max_size: int = 10,
-    max_queries: int = 50000,
-    max_inactive_connection_lifetime: float = 300.0,
-    connect: typing.Callable[..., typing.Awaitable[Connection[typing.Any]]] | None = None,
-    setup: _Callback | None = None,
-    init: _Callback | None = None,
-    reset: _Callback | None = None,
-    loop: asyncio.AbstractEventLoop | None = None,
-    connection_class: type[Connection[typing.Any]] = _Connection,
-    record_class: type[RecordT] = _Record,  # type: ignore[assignment]  # RecordT defaults to Record
-    **connect_kwargs: typing.Any,
-) -> Pool[RecordT]:
+    init_size=None,
+    min_size=10,
+    max_size=10,
+    max_queries=50000,
+    max_inactive_connection_lifetime=300.0,
+    connect=None,
+    setup=None,
+    init=None,
+    reset=None,
+    loop=None,
+    connection_class=_Connection,
+    record_class=_Record,
+    **connect_kwargs,
+):
     """Create a connection pool.
 
     Use it with ``async with``::

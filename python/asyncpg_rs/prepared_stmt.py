@@ -7,10 +7,10 @@ import typing
 
 from . import _native, exceptions, types
 from . import cursor as cursor_mod
-from ._typing import RecordT
 from .protocol import MODE_ALL, MODE_NONE, MODE_ROW, MODE_VAL
 
 if typing.TYPE_CHECKING:
+    from ._native import Record
     from .connection import Connection
 
 __all__ = ("PreparedStatement",)
@@ -18,9 +18,6 @@ __all__ = ("PreparedStatement",)
 
 def _type_of(protocol: typing.Any, oid: int, name: str | None) -> types.Type:
     info = protocol.type_info(oid)
-    if info is None:
-        # A type with a user codec is not introspected; set_type_codec() noted what it is.
-        info = getattr(protocol, "_codec_type_info", {}).get(oid)
     if info is not None:
         return types.Type(oid, info[0], info[1], info[2])
     if name is None:
@@ -39,17 +36,17 @@ def _type_of(protocol: typing.Any, oid: int, name: str | None) -> types.Type:
     return types.Type(oid, name, kind, "pg_catalog")
 
 
-class PreparedStatement(typing.Generic[RecordT]):
+class PreparedStatement:
     """A prepared statement (see :meth:`Connection.prepare`)."""
 
     __slots__ = ("_con", "_last_status", "_query", "_record_class", "_release_ctr", "_state")
 
     def __init__(
         self,
-        connection: Connection[typing.Any],
+        connection: Connection,
         query: str,
         state: typing.Any,
-        record_class: type[RecordT] | None,
+        record_class: type[Record] | None,
     ) -> None:
         self._con = connection
         self._query = query
@@ -114,14 +111,14 @@ class PreparedStatement(typing.Generic[RecordT]):
 
     def fetch(
         self, *args: typing.Any, timeout: float | None = None
-    ) -> typing.Coroutine[typing.Any, typing.Any, list[RecordT]]:
+    ) -> typing.Coroutine[typing.Any, typing.Any, list[Record]]:
         """Run the statement and return all rows."""
         self._check("fetch")
         return self._run(args, MODE_ALL, 0, timeout, "fetch")
 
     def fetchrow(
         self, *args: typing.Any, timeout: float | None = None
-    ) -> typing.Coroutine[typing.Any, typing.Any, RecordT | None]:
+    ) -> typing.Coroutine[typing.Any, typing.Any, Record | None]:
         """Run the statement and return the first row, or None."""
         self._check("fetchrow")
         return self._run(args, MODE_ROW, 0, timeout, "fetchrow")
@@ -159,7 +156,7 @@ class PreparedStatement(typing.Generic[RecordT]):
 
     def fetchmany(
         self, args: typing.Iterable[typing.Any], *, timeout: float | None = None
-    ) -> typing.Coroutine[typing.Any, typing.Any, list[RecordT]]:
+    ) -> typing.Coroutine[typing.Any, typing.Any, list[Record]]:
         """Run the statement for each argument sequence and return all rows."""
         self._check("fetchmany")
         return self._run_many(args, MODE_ALL, timeout, "fetchmany")
@@ -173,7 +170,7 @@ class PreparedStatement(typing.Generic[RecordT]):
 
     def cursor(
         self, *args: typing.Any, prefetch: int | None = None, timeout: float | None = None
-    ) -> cursor_mod.CursorFactory[RecordT]:
+    ) -> cursor_mod.CursorFactory:
         """A cursor factory over this statement."""
         self._check("cursor")
         return cursor_mod.CursorFactory(

@@ -1,8 +1,10 @@
 //! Session start and authentication: the StartupMessage, then cleartext, MD5 and SCRAM-SHA-256
-//! exchanges (postgres-protocol computes the proofs); other methods are refused with asyncpg's error.
+//! exchanges (postgres-protocol computes the SCRAM proofs, Python's hashlib the MD5 one, as in
+//! asyncpg), SCRAM-SHA-256-PLUS channel binding (`tls-server-end-point`) with libpq's
+//! `channel_binding` policy; other methods are refused with asyncpg's error.
 
 use fallible_iterator::FallibleIterator;
-use postgres_protocol::authentication::{md5_hash, sasl};
+use postgres_protocol::authentication::sasl;
 use postgres_protocol::message::backend::Message;
 use postgres_protocol::message::frontend;
 use pyo3::prelude::*;
@@ -12,19 +14,106 @@ use super::wrap::{io_err, protocol_err};
 use super::PyBaseProtocol;
 use crate::errors;
 
+/// libpq's `channel_binding` setting.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) enum ChannelBindingPolicy {
+    Disable,
+    #[default]
+    Prefer,
+    Require,
+}
+
+/// What one authentication exchange negotiated.
+#[derive(Debug, Default)]
+pub(super) struct AuthState {
+    /// AuthenticationOk was received.
+    pub(super) received: bool,
+    pub(super) policy: ChannelBindingPolicy,
+    /// `tls-server-end-point` data (the server certificate's hash), when over TLS.
+    pub(super) end_point: Option<Vec<u8>>,
+    /// The SASL mechanism chosen, once the exchange started.
+    pub(super) mechanism: Option<&'static str>,
+}
+
+impl AuthState {
+    pub(super) fn new(py: Python<'_>, policy: Option<&str>, end_point: Option<Vec<u8>>) -> PyResult<Self> {
+        let policy = match policy {
+            None | Some("prefer") => ChannelBindingPolicy::Prefer,
+            Some("disable") => ChannelBindingPolicy::Disable,
+            Some("require") => ChannelBindingPolicy::Require,
+            Some(other) => {
+                return Err(errors::client_error(
+                    py,
+                    "ClientConfigurationError",
+                    format!("channel_binding must be one of: disable, prefer, require; got {other:?}"),
+                ))
+            }
+        };
+        Ok(AuthState {
+            received: false,
+            policy,
+            end_point: end_point.filter(|e| !e.is_empty()),
+            mechanism: None,
+        })
+    }
+}
+
+/// asyncpg's MD5 answer, `"md5" + md5(md5(password + user) + salt)`, through Python's hashlib so a
+/// build without MD5 (FIPS) fails the same way (`InternalClientError` from hashlib's error).
+fn md5_password(py: Python<'_>, user: &str, password: &str, salt: &[u8]) -> PyResult<String> {
+    let compute = || -> PyResult<String> {
+        let md5 = py.import("hashlib")?.getattr("md5")?;
+        let hex = |data: Vec<u8>| -> PyResult<String> {
+            md5.call1((pyo3::types::PyBytes::new(py, &data),))?
+                .call_method0("hexdigest")?
+                .extract::<String>()
+        };
+        let inner = hex([password.as_bytes(), user.as_bytes()].concat())?;
+        let outer = hex([inner.as_bytes(), salt].concat())?;
+        Ok(format!("md5{outer}"))
+    };
+    compute().map_err(|e| {
+        let err = errors::client_error(
+            py,
+            "InternalClientError",
+            format!("unexpected error while performing authentication: {e}"),
+        );
+        err.set_cause(py, Some(e));
+        err
+    })
+}
+
 impl PyBaseProtocol {
+    /// libpq's refusal when `channel_binding=require` and the server authenticates otherwise.
+    fn check_channel_binding_not_required(&self, py: Python<'_>) -> PyResult<()> {
+        if self.auth.policy == ChannelBindingPolicy::Require && self.auth.mechanism != Some(sasl::SCRAM_SHA_256_PLUS) {
+            return Err(errors::client_error(
+                py,
+                "InterfaceError",
+                "channel binding required, but server authenticated client without channel binding",
+            ));
+        }
+        Ok(())
+    }
+
     /// An authentication request from the server: answer it, or refuse the method.
     pub(super) fn on_auth_message(&mut self, py: Python<'_>, msg: Message) -> PyResult<()> {
         match msg {
-            Message::AuthenticationOk => Ok(()),
+            Message::AuthenticationOk => {
+                self.check_channel_binding_not_required(py)?;
+                self.auth.received = true;
+                Ok(())
+            }
             Message::AuthenticationCleartextPassword => {
+                self.check_channel_binding_not_required(py)?;
                 let pw = self.password.clone().unwrap_or_default();
                 frontend::password_message(pw.as_bytes(), &mut self.outbuf).map_err(|e| io_err(py, e))?;
                 self.flush(py)
             }
             Message::AuthenticationMd5Password(body) => {
+                self.check_channel_binding_not_required(py)?;
                 let pw = self.password.clone().unwrap_or_default();
-                let hash = md5_hash(self.user.as_bytes(), pw.as_bytes(), body.salt());
+                let hash = md5_password(py, &self.user, &pw, &body.salt())?;
                 frontend::password_message(hash.as_bytes(), &mut self.outbuf).map_err(|e| io_err(py, e))?;
                 self.flush(py)
             }
@@ -34,14 +123,42 @@ impl PyBaseProtocol {
                     .map(|m| Ok(m.to_owned()))
                     .collect()
                     .map_err(|e| protocol_err(py, e.to_string()))?;
-                if !mechs.iter().any(|m| m == sasl::SCRAM_SHA_256) {
-                    return Err(self.auth_unsupported(py, &format!("SASL ({})", mechs.join(", "))));
-                }
+                let offers = |name: &str| mechs.iter().any(|m| m == name);
                 let pw = self.password.clone().unwrap_or_default();
-                let scram = sasl::ScramSha256::new(pw.as_bytes(), sasl::ChannelBinding::unsupported());
-                frontend::sasl_initial_response(sasl::SCRAM_SHA_256, scram.message(), &mut self.outbuf)
+                let (mechanism, binding) = match (&self.auth.end_point, self.auth.policy) {
+                    (Some(end_point), ChannelBindingPolicy::Prefer | ChannelBindingPolicy::Require)
+                        if offers(sasl::SCRAM_SHA_256_PLUS) =>
+                    {
+                        (
+                            sasl::SCRAM_SHA_256_PLUS,
+                            sasl::ChannelBinding::tls_server_end_point(end_point.clone()),
+                        )
+                    }
+                    (_, ChannelBindingPolicy::Require) => {
+                        return Err(errors::client_error(
+                            py,
+                            "InterfaceError",
+                            if self.auth.end_point.is_none() {
+                                "channel binding is required, but the connection does not use TLS"
+                            } else {
+                                "channel binding is required, but server did not offer an authentication \
+                                 method that supports channel binding"
+                            },
+                        ));
+                    }
+                    // Over TLS the client could bind but the server did not offer it: say so
+                    // ("y"), so that a server that stripped the -PLUS mechanism is detected.
+                    (Some(_), ChannelBindingPolicy::Prefer) if offers(sasl::SCRAM_SHA_256) => {
+                        (sasl::SCRAM_SHA_256, sasl::ChannelBinding::unrequested())
+                    }
+                    _ if offers(sasl::SCRAM_SHA_256) => (sasl::SCRAM_SHA_256, sasl::ChannelBinding::unsupported()),
+                    _ => return Err(self.auth_unsupported(py, &format!("SASL ({})", mechs.join(", ")))),
+                };
+                let scram = sasl::ScramSha256::new(pw.as_bytes(), binding);
+                frontend::sasl_initial_response(mechanism, scram.message(), &mut self.outbuf)
                     .map_err(|e| io_err(py, e))?;
                 self.scram = Some(scram);
+                self.auth.mechanism = Some(mechanism);
                 self.flush(py)
             }
             Message::AuthenticationSaslContinue(body) => {

@@ -16,7 +16,6 @@
 //! - `types`: codec choice per OID, user codec overrides, driving type introspection
 //! - `copy`: COPY TO/FROM
 //! - `batch`: streamed executemany
-//! - `gc`: what the cycle collector may visit and clear
 //! - `framing`: wire helpers without I/O; `wrap`: errors as asyncpg's exceptions
 //! - `statement`, `cache`, `introspection`: a described statement, the LRU cache, the catalog query
 
@@ -27,11 +26,9 @@ mod copy;
 mod dispatch;
 mod extended;
 mod framing;
-mod gc;
 pub mod introspection;
 mod queue;
 pub mod statement;
-mod stats;
 mod types;
 mod wrap;
 
@@ -45,7 +42,6 @@ use postgres_protocol::message::frontend;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyType};
-use pyo3::{PyTraverseError, PyVisit};
 
 use crate::codecs::Codec;
 use cache::StatementCache;
@@ -72,6 +68,8 @@ pub struct PyBaseProtocol {
     user: String,
     password: Option<String>,
     scram: Option<sasl::ScramSha256>,
+    /// What the authentication exchange negotiated (AuthenticationOk seen, channel binding).
+    auth: auth::AuthState,
     backend_pid: i32,
     backend_secret: i32,
     settings: HashMap<String, String>,
@@ -108,8 +106,6 @@ pub struct PyBaseProtocol {
     /// Command status of the last finished extended-protocol execution (`SELECT 1`, ...).
     #[pyo3(get)]
     last_status: Option<String>,
-    /// Errors, rows and bytes (`stats()`).
-    stats: stats::Stats,
 }
 
 #[pymethods]
@@ -138,6 +134,7 @@ impl PyBaseProtocol {
             user: String::new(),
             password: None,
             scram: None,
+            auth: auth::AuthState::default(),
             backend_pid: 0,
             backend_secret: 0,
             settings: HashMap::new(),
@@ -156,7 +153,6 @@ impl PyBaseProtocol {
             lost_callback: None,
             queries_count: 0,
             last_status: None,
-            stats: stats::Stats::default(),
         }
     }
 
@@ -167,9 +163,7 @@ impl PyBaseProtocol {
     }
 
     fn data_received(&mut self, py: Python<'_>, data: &Bound<'_, PyBytes>) {
-        let data = data.as_bytes();
-        self.stats.bytes_received += data.len() as u64;
-        self.inbuf.extend_from_slice(data);
+        self.inbuf.extend_from_slice(data.as_bytes());
         if let Err(e) = self.process(py) {
             self.abort(py, e);
         }
@@ -183,20 +177,13 @@ impl PyBaseProtocol {
         Self::lose_connection(slf)
     }
 
-    // ----- the cycle collector (gc.rs) -----
-
-    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        self.traverse_refs(&visit)
-    }
-
-    fn __clear__(&mut self) {
-        self.clear_refs()
-    }
-
     // ----- session -----
 
     /// Send the StartupMessage; the future resolves once the server is ready for queries.
-    #[pyo3(signature = (user, database, password=None, server_settings=None))]
+    /// `channel_binding` is libpq's `disable`/`prefer`/`require`; `tls_server_end_point` the
+    /// RFC 5929 hash of the server certificate when the session runs over TLS.
+    #[pyo3(signature = (user, database, password=None, server_settings=None, channel_binding=None, tls_server_end_point=None))]
+    #[allow(clippy::too_many_arguments)]
     fn startup(
         &mut self,
         py: Python<'_>,
@@ -204,8 +191,24 @@ impl PyBaseProtocol {
         database: String,
         password: Option<String>,
         server_settings: Option<Vec<(String, String)>>,
+        channel_binding: Option<&str>,
+        tls_server_end_point: Option<Vec<u8>>,
     ) -> PyResult<Py<PyAny>> {
+        self.auth = auth::AuthState::new(py, channel_binding, tls_server_end_point)?;
         self.send_startup(py, user, database, password, server_settings)
+    }
+
+    /// True once the server sent AuthenticationOk (asyncpg's `_auth_received`): an error before
+    /// it lets libpq's `allow`/`prefer` try the other transport, an error after it does not.
+    #[getter]
+    fn _auth_received(&self) -> bool {
+        self.auth.received
+    }
+
+    /// The SASL mechanism used (`SCRAM-SHA-256` or `SCRAM-SHA-256-PLUS`), None without SASL.
+    #[getter]
+    fn _sasl_mechanism(&self) -> Option<&'static str> {
+        self.auth.mechanism
     }
 
     /// Run `query` with the simple protocol (no arguments, several statements allowed); resolves to
@@ -501,12 +504,6 @@ impl PyBaseProtocol {
     }
 
     /// Number of statements in the cache.
-    /// `(queries, errors, rows, bytes_sent, bytes_received)` since the connection was opened.
-    fn stats(&self) -> (u64, u64, u64, u64, u64) {
-        let s = self.stats;
-        (self.queries_count, s.errors, s.rows, s.bytes_sent, s.bytes_received)
-    }
-
     fn statement_cache_len(&self) -> usize {
         self.cache.len()
     }
@@ -518,7 +515,6 @@ impl PyBaseProtocol {
     fn terminate(&mut self, py: Python<'_>, close: bool) -> PyResult<()> {
         if let (State::Ready, Some(t)) = (&self.state, &self.transport) {
             frontend::terminate(&mut self.outbuf);
-            self.stats.bytes_sent += self.outbuf.len() as u64;
             let data = PyBytes::new(py, &self.outbuf);
             self.outbuf.clear();
             let _ = t.call_method1(py, intern!(py, "write"), (data,));

@@ -35,9 +35,7 @@ pub struct Statement {
     pub result_formats: Vec<i16>,
 }
 
-/// A prepared statement handed to Python (`PreparedStatement` wraps it). It has no GC slots: the
-/// only Python objects it reaches are user codecs' callables behind an `Arc` shared with the
-/// protocol's cache, which the collector must not see twice (see `gc.rs`).
+/// A prepared statement handed to Python (`PreparedStatement` wraps it).
 #[pyclass(name = "StatementState", module = "asyncpg_rs._native", frozen)]
 pub struct PyStatement {
     pub inner: Arc<Statement>,
