@@ -10,8 +10,13 @@ use pyo3::{ffi, intern, IntoPyObjectExt};
 use super::{classes, fixed, type_name_of};
 
 pub fn decode_bool(py: Python<'_>, buf: &[u8]) -> PyResult<Py<PyAny>> {
-    let [b] = fixed::<1>(buf, "bool")?;
-    Ok(PyBool::new(py, b != 0).to_owned().into_any().unbind())
+    match fixed::<1>(buf, "bool")? {
+        [0] => Ok(PyBool::new(py, false).to_owned().into_any().unbind()),
+        [1] => Ok(PyBool::new(py, true).to_owned().into_any().unbind()),
+        [b] => Err(pyo3::exceptions::PyValueError::new_err(format!(
+            "invalid bool value: expected 0 or 1, got {b}"
+        ))),
+    }
 }
 
 pub fn encode_bool(value: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
@@ -155,6 +160,9 @@ pub fn decode_numeric(py: Python<'_>, buf: &[u8]) -> PyResult<Py<PyAny>> {
         NUMERIC_NINF => Some("-Infinity"),
         _ => return Err(bad_numeric("bad sign")),
     };
+    if special.is_some() && ndigits != 0 {
+        return Err(bad_numeric("a special value (NaN or infinity) carries digits"));
+    }
     let decimal = classes::decimal(py)?;
     if let Some(s) = special {
         return Ok(decimal.call1((s,))?.unbind());

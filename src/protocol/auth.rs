@@ -9,6 +9,7 @@ use postgres_protocol::message::backend::Message;
 use postgres_protocol::message::frontend;
 use pyo3::prelude::*;
 
+use super::framing::check_scram_server_first;
 use super::queue::{Kind, Pending};
 use super::wrap::{io_err, protocol_err};
 use super::PyBaseProtocol;
@@ -100,6 +101,13 @@ impl PyBaseProtocol {
     pub(super) fn on_auth_message(&mut self, py: Python<'_>, msg: Message) -> PyResult<()> {
         match msg {
             Message::AuthenticationOk => {
+                if self.scram.is_some() {
+                    // The server must prove it knows the password (SASL final) before we trust it.
+                    return Err(protocol_err(
+                        py,
+                        "invalid Authentication message: AuthenticationOk before the SCRAM exchange finished",
+                    ));
+                }
                 self.check_channel_binding_not_required(py)?;
                 self.auth.received = true;
                 Ok(())
@@ -165,6 +173,7 @@ impl PyBaseProtocol {
                 let Some(scram) = self.scram.as_mut() else {
                     return Err(protocol_err(py, "unexpected SASL continue message"));
                 };
+                check_scram_server_first(scram.message(), body.data()).map_err(|e| protocol_err(py, e.0))?;
                 scram
                     .update(body.data())
                     .map_err(|e| protocol_err(py, format!("SCRAM authentication failed: {e}")))?;

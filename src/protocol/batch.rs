@@ -1,13 +1,12 @@
 //! Streamed executemany/fetchmany: argument sets arrive from Python in batches (a generator or async
 //! iterable), each batch is written as Bind/Execute messages, and one Sync ends the whole request.
 
-use bytes::BufMut;
 use postgres_protocol::message::frontend;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyType};
 
 use super::queue::{Args, Kind, Pending};
-use super::statement::PyStatement;
+use super::statement::{Bind, PyStatement};
 use super::wrap::io_err;
 use super::{PyBaseProtocol, State};
 
@@ -64,13 +63,7 @@ impl PyBaseProtocol {
             if first {
                 self.write_pending_closes(py)?;
                 if stmt.name.is_empty() {
-                    frontend::parse(
-                        "",
-                        &stmt.query,
-                        stmt.params.iter().map(|p| p.type_oid),
-                        &mut self.outbuf,
-                    )
-                    .map_err(|e| io_err(py, e))?;
+                    self.write_unnamed_parse(py, &stmt)?;
                 }
             }
             for (i, args) in batch.iter().enumerate() {
@@ -100,14 +93,7 @@ impl PyBaseProtocol {
         }
         if !in_transaction {
             frontend::parse("", "ROLLBACK", std::iter::empty(), &mut self.outbuf).map_err(|e| io_err(py, e))?;
-            let out = &mut self.outbuf;
-            out.put_u8(b'B');
-            out.put_i32(12);
-            out.put_u8(0);
-            out.put_u8(0);
-            out.put_i16(0);
-            out.put_i16(0);
-            out.put_i16(0);
+            Bind::start(py, &mut self.outbuf, "", "", std::iter::empty())?.finish(py, &mut self.outbuf, &[])?;
             frontend::execute("", 0, &mut self.outbuf).map_err(|e| io_err(py, e))?;
         }
         frontend::sync(&mut self.outbuf);

@@ -7,7 +7,7 @@ use postgres_protocol::message::frontend;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PySequence};
 
-use super::framing::check_cstr;
+use super::framing::{begin_message, check_cstr, end_message};
 use super::queue::{set_result, Failure, Kind, Pending};
 use super::statement::{PyStatement, Statement};
 use super::wrap::{io_err, protocol_err, type_name};
@@ -88,10 +88,12 @@ impl PyBaseProtocol {
     /// Send one CopyData message.
     pub(super) fn send_copy_data(&mut self, py: Python<'_>, data: &[u8]) -> PyResult<()> {
         self.check_open(py)?;
-        let len = i32::try_from(data.len() + 4).map_err(|_| protocol_err(py, "COPY data chunk too large"))?;
-        self.outbuf.put_u8(b'd');
-        self.outbuf.put_i32(len);
+        let at = begin_message(&mut self.outbuf, b'd');
         self.outbuf.extend_from_slice(data);
+        if let Err(e) = end_message(py, &mut self.outbuf, at, "CopyData") {
+            self.outbuf.truncate(at - 1);
+            return Err(e);
+        }
         self.flush(py)
     }
 
@@ -150,10 +152,17 @@ fn encode_copy_message(
     trailer: bool,
     out: &mut BytesMut,
 ) -> PyResult<()> {
-    let ncols = i16::try_from(stmt.columns.len()).map_err(|_| protocol_err(py, "too many columns"))?;
-    out.put_u8(b'd');
-    let len_at = out.len();
-    out.put_i32(0);
+    let ncols = i16::try_from(stmt.columns.len()).map_err(|_| {
+        errors::client_error(
+            py,
+            "InterfaceError",
+            format!(
+                "cannot COPY {} columns: a binary COPY tuple holds at most 32767",
+                stmt.columns.len()
+            ),
+        )
+    })?;
+    let at = begin_message(out, b'd');
     if header {
         out.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
         out.extend_from_slice(&[0u8; 8]);
@@ -202,7 +211,5 @@ fn encode_copy_message(
     if trailer {
         out.put_i16(-1);
     }
-    let len = i32::try_from(out.len() - len_at).map_err(|_| protocol_err(py, "COPY data chunk too large"))?;
-    out[len_at..len_at + 4].copy_from_slice(&len.to_be_bytes());
-    Ok(())
+    end_message(py, out, at, "CopyData")
 }

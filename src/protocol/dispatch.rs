@@ -3,13 +3,12 @@
 //! through postgres-protocol's parser. Authentication and COPY messages are handled in their rooms.
 
 use bytes::Buf;
-use fallible_iterator::FallibleIterator;
 use postgres_protocol::message::backend::Message;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::PyType;
 
-use super::framing::{collect_fields, text_row};
+use super::framing::{self, collect_fields, text_row, ColumnError};
 use super::queue::{Failure, Kind, Pending};
 use super::statement::Statement;
 use super::wrap::{decode_error, protocol_err};
@@ -18,25 +17,47 @@ use crate::errors::{self, Fields};
 use crate::record::PyRecord;
 
 impl PyBaseProtocol {
-    /// Parse every complete message in the input buffer and dispatch it.
+    /// Parse every complete message in the input buffer and dispatch it. A message whose header
+    /// is malformed is an error as soon as the header is there (the stream cannot be trusted past
+    /// it); the caller then closes the connection and fails every request in flight.
     pub(super) fn process(&mut self, py: Python<'_>) -> PyResult<()> {
         loop {
-            // NOTE: DataRow is by far the most frequent message; decoding it in place, without
-            // splitting it off into its own buffer, is the row hot path.
-            if self.inbuf.len() >= 5 && self.inbuf[0] == b'D' {
-                let len = u32::from_be_bytes([self.inbuf[1], self.inbuf[2], self.inbuf[3], self.inbuf[4]]) as usize;
-                if self.inbuf.len() > len {
-                    self.on_data_row_slice(py, 5, len + 1)?;
-                    self.inbuf.advance(len + 1);
+            let Some((tag, total)) = framing::frame(&self.inbuf).map_err(|e| protocol_err(py, e.0))? else {
+                return Ok(());
+            };
+            match tag {
+                // NOTE: DataRow is by far the most frequent message; decoding it in place, without
+                // splitting it off into its own buffer, is the row hot path.
+                b'D' => self.on_data_row_slice(py, 5, total)?,
+                b't' => {
+                    let oids = framing::parameter_oids(&self.inbuf[5..total]).map_err(|e| protocol_err(py, e.0))?;
+                    self.on_parameter_description(oids);
+                }
+                _ => {
+                    let msg = match Message::parse(&mut self.inbuf) {
+                        Ok(Some(m)) => m,
+                        Ok(None) => return Err(protocol_err(py, "incomplete message after a complete frame")),
+                        Err(e) => {
+                            let name = framing::message_name(tag);
+                            return Err(protocol_err(py, format!("invalid {name} message from the server: {e}")));
+                        }
+                    };
+                    self.handle(py, msg)?;
                     continue;
                 }
             }
-            let msg = match Message::parse(&mut self.inbuf) {
-                Ok(Some(m)) => m,
-                Ok(None) => return Ok(()),
-                Err(e) => return Err(protocol_err(py, format!("invalid message from the server: {e}"))),
-            };
-            self.handle(py, msg)?;
+            self.inbuf.advance(total);
+        }
+    }
+
+    /// ParameterDescription: the parameter types of the statement being prepared.
+    fn on_parameter_description(&mut self, oids: Vec<u32>) {
+        if let Some(Pending {
+            kind: Kind::Prepare { params, .. },
+            ..
+        }) = self.pending.front_mut()
+        {
+            *params = oids;
         }
     }
 
@@ -79,20 +100,6 @@ impl PyBaseProtocol {
                 }) = self.pending.front_mut()
                 {
                     *suspended = true;
-                }
-                Ok(())
-            }
-            Message::ParameterDescription(body) => {
-                let oids: Vec<u32> = body
-                    .parameters()
-                    .collect()
-                    .map_err(|e| protocol_err(py, e.to_string()))?;
-                if let Some(Pending {
-                    kind: Kind::Prepare { params, .. },
-                    ..
-                }) = self.pending.front_mut()
-                {
-                    *params = oids;
                 }
                 Ok(())
             }
@@ -205,10 +212,7 @@ impl PyBaseProtocol {
                 ..
             } => (stmt, rows, &*record_class),
             Kind::Introspect { rows, .. } => {
-                match text_row(body) {
-                    Some(row) => rows.push(row),
-                    None => return Err(protocol_err(py, "malformed DataRow message")),
-                }
+                rows.push(text_row(body).map_err(|e| protocol_err(py, e.0))?);
                 return Ok(());
             }
             _ => return Ok(()),
@@ -221,33 +225,29 @@ impl PyBaseProtocol {
     }
 }
 
-/// Decode a DataRow body (int16 count, then int32 length + bytes per column; -1 is NULL).
+/// Decode a DataRow body (int16 count, then int32 length + bytes per column; -1 is NULL). A row
+/// that breaks the format fails its request with a ProtocolError; the framing is intact, so the
+/// connection goes on.
 fn decode_row_bytes(
     py: Python<'_>,
     stmt: &Statement,
     body: &[u8],
     record_class: Option<&Bound<'_, PyType>>,
 ) -> PyResult<Py<PyAny>> {
-    let bad = || protocol_err(py, "malformed DataRow message");
-    let count = body.get(0..2).ok_or_else(bad)?;
-    let count = u16::from_be_bytes([count[0], count[1]]) as usize;
-    if count != stmt.columns.len() {
-        return Err(protocol_err(py, "DataRow column count does not match RowDescription"));
+    let mut values = Vec::with_capacity(stmt.columns.len());
+    let walked = framing::for_each_column(body, stmt.columns.len(), |i, value| {
+        values.push(match value {
+            None => py.None(),
+            Some(bytes) => {
+                let col = &stmt.columns[i];
+                col.codec.decode(py, bytes).map_err(|e| decode_error(py, col, &e))?
+            }
+        });
+        Ok(())
+    });
+    match walked {
+        Ok(()) => PyRecord::new_object(py, &stmt.desc, values, record_class),
+        Err(ColumnError::Wire(e)) => Err(protocol_err(py, e.0)),
+        Err(ColumnError::Value(e)) => Err(e),
     }
-    let mut values = Vec::with_capacity(count);
-    let mut pos = 2;
-    for col in &stmt.columns {
-        let len = body.get(pos..pos + 4).ok_or_else(bad)?;
-        let len = i32::from_be_bytes([len[0], len[1], len[2], len[3]]);
-        pos += 4;
-        if len < 0 {
-            values.push(py.None());
-            continue;
-        }
-        let end = pos + len as usize;
-        let bytes = body.get(pos..end).ok_or_else(bad)?;
-        pos = end;
-        values.push(col.codec.decode(py, bytes).map_err(|e| decode_error(py, col, &e))?);
-    }
-    PyRecord::new_object(py, &stmt.desc, values, record_class)
 }

@@ -13,10 +13,10 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PySequence, PyString, PyType};
 
-use super::framing::{check_cstr, put_cstr, put_i16};
+use super::framing::check_cstr;
 use super::queue::Failure;
 use super::queue::{set_exception, set_result, Args, Described, Kind, Pending, Then, MODE_ROW, MODE_VAL};
-use super::statement::{Column, Param, PyStatement, Statement};
+use super::statement::{Bind, Column, Param, PyStatement, Statement};
 use super::types::lookup_codec;
 use super::wrap::{argument_error, io_err, protocol_err, type_name};
 use super::PyBaseProtocol;
@@ -338,18 +338,23 @@ impl PyBaseProtocol {
         self.flush(py)
     }
 
+    /// Parse the unnamed statement again: it may have been replaced by a request pipelined behind
+    /// ours. The parameter types we learned go with it, unless there are more than Parse can list
+    /// (an int16 count): then the server infers them again, and the Bind that follows refuses the
+    /// arguments with asyncpg's message.
+    pub(super) fn write_unnamed_parse(&mut self, py: Python<'_>, stmt: &Statement) -> PyResult<()> {
+        let types = if stmt.params.len() > 32767 {
+            &[][..]
+        } else {
+            &stmt.params[..]
+        };
+        frontend::parse("", &stmt.query, types.iter().map(|p| p.type_oid), &mut self.outbuf).map_err(|e| io_err(py, e))
+    }
+
     pub(super) fn write_execute(&mut self, py: Python<'_>, stmt: &Statement, then: &Then) -> PyResult<()> {
         self.write_pending_closes(py)?;
         if stmt.name.is_empty() {
-            // The unnamed statement may have been replaced by a request pipelined behind ours:
-            // parse it again, with the parameter types we learned.
-            frontend::parse(
-                "",
-                &stmt.query,
-                stmt.params.iter().map(|p| p.type_oid),
-                &mut self.outbuf,
-            )
-            .map_err(|e| io_err(py, e))?;
+            self.write_unnamed_parse(py, stmt)?;
         }
         let max_rows = if then.mode == MODE_ROW || then.mode == MODE_VAL {
             1
@@ -401,6 +406,14 @@ impl PyBaseProtocol {
             errors::client_error(py, "DataError", msg)
         })?;
         let n = seq.len()?;
+        if n > 32767 {
+            // As asyncpg, before the count is compared with the statement's: the wire's int16.
+            return Err(errors::client_error(
+                py,
+                "InterfaceError",
+                "the number of query arguments cannot exceed 32767",
+            ));
+        }
         if n != stmt.params.len() {
             let expected = stmt.params.len();
             return Err(errors::client_error_with_hint(
@@ -415,16 +428,11 @@ impl PyBaseProtocol {
             ));
         }
         let out = &mut self.outbuf;
-        out.put_u8(b'B');
-        let len_at = out.len();
-        out.put_i32(0);
-        put_cstr(py, out, portal)?;
-        put_cstr(py, out, &stmt.name)?;
-        put_i16(py, out, stmt.params.len())?;
-        for p in &stmt.params {
-            out.put_i16(p.codec.as_ref().map_or(0, Codec::format_code));
-        }
-        put_i16(py, out, stmt.params.len())?;
+        let formats = stmt
+            .params
+            .iter()
+            .map(|p| p.codec.as_ref().map_or(0, Codec::format_code));
+        let bind = Bind::start(py, out, portal, &stmt.name, formats)?;
         let mut scratch: Vec<u8> = Vec::new();
         for (i, p) in stmt.params.iter().enumerate() {
             let value = seq.get_item(i)?;
@@ -444,18 +452,10 @@ impl PyBaseProtocol {
             if let Err(e) = encoded {
                 return Err(argument_error(py, i, row, &value, &e));
             }
-            let len = i32::try_from(scratch.len())
-                .map_err(|_| argument_error(py, i, row, &value, &PyTypeError::new_err("value is too large")))?;
-            out.put_i32(len);
-            out.extend_from_slice(&scratch);
+            Bind::value(out, Some(&scratch))
+                .map_err(|()| argument_error(py, i, row, &value, &PyTypeError::new_err("value is too large")))?;
         }
-        put_i16(py, out, stmt.result_formats.len())?;
-        for f in &stmt.result_formats {
-            out.put_i16(*f);
-        }
-        let len = i32::try_from(out.len() - len_at).map_err(|_| protocol_err(py, "Bind message too large"))?;
-        out[len_at..len_at + 4].copy_from_slice(&len.to_be_bytes());
-        Ok(())
+        bind.finish(py, out, &stmt.result_formats)
     }
 }
 

@@ -362,14 +362,20 @@ impl PyBaseProtocol {
         if let Some(t) = &self.transport {
             let _ = t.call_method0(py, intern!(py, "abort"));
         }
+        // The request the server was answering fails with the error itself; those behind it with
+        // ConnectionDoesNotExistError caused by it.
+        let reason = err.value(py).to_string();
+        let cause = err.clone_ref(py);
         let mut first = Some(err);
         self.fail_all(py, || {
             first.take().unwrap_or_else(|| {
-                errors::client_error(
+                let e = errors::client_error(
                     py,
                     "ConnectionDoesNotExistError",
-                    "connection was closed in the middle of operation",
-                )
+                    format!("connection was closed in the middle of operation: {reason}"),
+                );
+                e.set_cause(py, Some(cause.clone_ref(py)));
+                e
             })
         });
     }

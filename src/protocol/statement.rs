@@ -1,10 +1,13 @@
-//! A prepared statement as the server described it: parameter types, result columns and their codecs.
+//! A prepared statement as the server described it: parameter types, result columns and their codecs;
+//! and `Bind`, the one writer of Bind messages (every Bind the protocol sends goes through it).
 
 use std::sync::Arc;
 
+use bytes::{BufMut, BytesMut};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 
+use super::framing::{begin_message, end_message, put_cstr, put_i16};
 use crate::codecs::Codec;
 use crate::record::RecordDescriptor;
 
@@ -98,4 +101,55 @@ fn name_of<'py>(py: Python<'py>, codec: Option<&Codec>) -> PyResult<Bound<'py, P
         Some(c) => c.type_name().into_pyobject(py)?.into_any(),
         None => py.None().into_bound(py),
     })
+}
+
+/// A Bind message being written: `start` writes the names and parameter formats, `value` each
+/// parameter in order, `finish` the result formats and the length word (checked against the
+/// server's limit). On any error the caller truncates the buffer to where it started.
+pub(super) struct Bind {
+    at: usize,
+}
+
+impl Bind {
+    /// Start a Bind of `statement` into `portal` with one format code per parameter.
+    pub(super) fn start(
+        py: Python<'_>,
+        out: &mut BytesMut,
+        portal: &str,
+        statement: &str,
+        formats: impl ExactSizeIterator<Item = i16>,
+    ) -> PyResult<Bind> {
+        let n = formats.len();
+        let at = begin_message(out, b'B');
+        put_cstr(py, out, portal)?;
+        put_cstr(py, out, statement)?;
+        put_i16(py, out, n)?;
+        for f in formats {
+            out.put_i16(f);
+        }
+        put_i16(py, out, n)?;
+        Ok(Bind { at })
+    }
+
+    /// The next parameter value (`None`: NULL). Err(()) when it is too long for its length word.
+    #[inline]
+    pub(super) fn value(out: &mut BytesMut, value: Option<&[u8]>) -> Result<(), ()> {
+        match value {
+            None => out.put_i32(-1),
+            Some(v) => {
+                out.put_i32(i32::try_from(v.len()).map_err(|_| ())?);
+                out.extend_from_slice(v);
+            }
+        }
+        Ok(())
+    }
+
+    /// The result format codes, then the length word.
+    pub(super) fn finish(self, py: Python<'_>, out: &mut BytesMut, result_formats: &[i16]) -> PyResult<()> {
+        put_i16(py, out, result_formats.len())?;
+        for f in result_formats {
+            out.put_i16(*f);
+        }
+        end_message(py, out, self.at, "Bind")
+    }
 }

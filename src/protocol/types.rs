@@ -5,12 +5,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use bytes::BufMut;
 use postgres_protocol::message::frontend;
 use pyo3::prelude::*;
 
 use super::introspection;
 use super::queue::{Described, Kind, Pending};
+use super::statement::Bind;
 use super::wrap::{io_err, protocol_err};
 use super::PyBaseProtocol;
 use crate::codecs::Codec;
@@ -122,20 +122,10 @@ impl PyBaseProtocol {
         frontend::parse("", introspection::INTROSPECTION_QUERY, [1028u32], &mut self.outbuf)
             .map_err(|e| io_err(py, e))?;
         let literal = introspection::oid_array_literal(&oids);
-        let out = &mut self.outbuf;
-        out.put_u8(b'B');
-        let len_at = out.len();
-        out.put_i32(0);
-        out.put_u8(0); // unnamed portal
-        out.put_u8(0); // unnamed statement
-        out.put_i16(1);
-        out.put_i16(0); // parameter in text format
-        out.put_i16(1);
-        out.put_i32(i32::try_from(literal.len()).map_err(|_| protocol_err(py, "too many types"))?);
-        out.extend_from_slice(literal.as_bytes());
-        out.put_i16(0); // all results in text format
-        let len = i32::try_from(out.len() - len_at).map_err(|_| protocol_err(py, "message too large"))?;
-        out[len_at..len_at + 4].copy_from_slice(&len.to_be_bytes());
+        // The OID array as one text parameter; every result column in text format.
+        let bind = Bind::start(py, &mut self.outbuf, "", "", std::iter::once(0))?;
+        Bind::value(&mut self.outbuf, Some(literal.as_bytes())).map_err(|()| protocol_err(py, "too many types"))?;
+        bind.finish(py, &mut self.outbuf, &[0])?;
         frontend::execute("", 0, &mut self.outbuf).map_err(|e| io_err(py, e))?;
         frontend::sync(&mut self.outbuf);
         let kind = Kind::Introspect {
