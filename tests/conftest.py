@@ -2,7 +2,12 @@
 
 import pytest
 
-pytest_plugins = ["tests.fixtures.cluster", "tests.fixtures.drivers", "tests.fixtures.tls"]
+pytest_plugins = [
+    "tests.fixtures.cluster",
+    "tests.fixtures.drivers",
+    "tests.fixtures.proxy",
+    "tests.fixtures.tls",
+]
 
 
 def pytest_configure(config: pytest.Config) -> None:

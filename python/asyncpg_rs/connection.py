@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import os
 import sys
 import time
+import traceback
 import typing
 import warnings
 import weakref
@@ -140,7 +142,8 @@ class Connection(metaclass=ConnectionMeta):
         )
         self._server_caps = None
         self._proxy = None
-        self._source_traceback = None
+        # As asyncpg: in asyncio debug mode a connection dropped unclosed says where it was made.
+        self._source_traceback = _extract_stack() if loop.get_debug() else None
         self._closed_callbacks_called = False
         self._pool_release_ctr = 0
         self._closed_waiter: asyncio.Future[None] = loop.create_future()
@@ -156,12 +159,14 @@ class Connection(metaclass=ConnectionMeta):
     def __del__(self) -> None:
         if not self.is_closed() and getattr(self, "_protocol", None) is not None:
             try:
-                warnings.warn(
-                    f"unclosed connection {self!r}; run in asyncio debug mode "
-                    "to show the traceback of connection origin",
-                    ResourceWarning,
-                    stacklevel=2,
-                )
+                if self._source_traceback:
+                    msg = f"unclosed connection {self!r}; created at:\n {self._source_traceback}"
+                else:
+                    msg = (
+                        f"unclosed connection {self!r}; run in asyncio debug mode "
+                        "to show the traceback of connection origin"
+                    )
+                warnings.warn(msg, ResourceWarning, stacklevel=2)
                 if not self._loop.is_closed():
                     self.terminate()
             except Exception:
@@ -464,6 +469,7 @@ class Connection(metaclass=ConnectionMeta):
         self, *, isolation: str | None = None, readonly: bool = False, deferrable: bool = False
     ) -> transaction_mod.Transaction:
         """Create a :class:`Transaction` to use with ``async with`` or start/commit/rollback."""
+        self._check_open()
         return transaction_mod.Transaction(self, isolation, readonly, deferrable)
 
     def is_in_transaction(self) -> bool:
@@ -635,8 +641,19 @@ class Connection(metaclass=ConnectionMeta):
         return _RESET_QUERY
 
     async def reset(self, *, timeout: float | None = None) -> None:
-        """Bring the connection back to a clean state (as the pool does on release)."""
+        """Bring the connection back to a clean state (as the pool does on release).
+
+        ``timeout`` bounds the whole reset, waiting for a cancellation in progress included.
+        """
         self._check_open()
+        if timeout is None:
+            return await self._reset_now(None)
+        deadline = self._loop.time() + _check_timeout(timeout)
+        if self._cancel_barrier is not None:
+            await asyncio.wait_for(self._barrier(), timeout)
+        await self._reset_now(max(deadline - self._loop.time(), 0.0))
+
+    async def _reset_now(self, timeout: float | None) -> None:
         if self._cancel_barrier is not None:
             await self._barrier()
         reset_query = self._reset_prologue() + self.get_reset_query()
@@ -732,28 +749,59 @@ class Connection(metaclass=ConnectionMeta):
         return self._aborted or self._protocol.is_closed()
 
     async def close(self, *, timeout: float | None = None) -> None:
-        """Close the connection gracefully (Terminate message, then wait for the socket to close)."""
+        """Close the connection gracefully.
+
+        As asyncpg 0.32: one deadline (``timeout``, else ``command_timeout``) covers waiting for
+        cancellations in progress, cancelling a statement still running (it fails with
+        QueryCanceledError, and the server session ends now rather than when it would have
+        finished) and the Terminate handshake. When it runs out, or anything fails, the
+        connection is terminated and the error raised.
+        """
         if self.is_closed():
             self._call_termination_listeners()
             return
-        waiter = self._closed_waiter
+        if timeout is None:
+            timeout = self._command_timeout
         try:
             if timeout is None:
-                self._protocol.terminate()
-                await asyncio.shield(waiter)
+                await self._close_gracefully()
             else:
-                # As asyncpg: wait for the server to close its end, within `timeout`.
-                self._protocol.terminate(False)
-                await asyncio.wait_for(asyncio.shield(waiter), timeout)
+                await asyncio.wait_for(self._close_gracefully(), _check_timeout(timeout))
         except BaseException:
             self.terminate()
             raise
         finally:
             self._call_termination_listeners()
 
+    async def _close_gracefully(self) -> None:
+        await self._drain_cancellations()
+        if self.is_closed():
+            return
+        if self._protocol.is_busy():
+            self._cancel_request()
+            await self._drain_cancellations()
+            if self.is_closed():
+                return
+        self._protocol.terminate(False)
+        await asyncio.shield(self._closed_waiter)
+
+    async def _drain_cancellations(self) -> None:
+        """Wait for the CancelRequests in progress (each is bounded on its own)."""
+        while self._cancellations:
+            await asyncio.wait(list(self._cancellations))
+
     def terminate(self) -> None:
         """Close the connection at once, without waiting."""
         self._aborted = True
+        if self._cancellations and not self._loop.is_closed():
+            # Nothing is left to cancel on the server's side.
+            try:
+                current = asyncio.current_task()
+            except RuntimeError:
+                current = None
+            for task in list(self._cancellations):
+                if task is not current:
+                    task.cancel()
         try:
             self._protocol.abort_transport()
         except Exception:
@@ -943,6 +991,22 @@ class _QueryLoggerContext:
 
     def __exit__(self, *exc: object) -> None:
         self._con.remove_query_logger(self._cb)
+
+
+def _extract_stack(limit: int = 10) -> str:
+    """The caller's stack outside this package, newest last, for the unclosed-connection warning."""
+    frame = sys._getframe().f_back
+    try:
+        stack = traceback.StackSummary.extract(traceback.walk_stack(frame), lookup_lines=False)
+    finally:
+        del frame
+    package = os.path.dirname(__file__)
+    i = 0
+    while i < len(stack) and stack[i].filename.startswith(package):
+        i += 1
+    frames = list(stack[i : i + limit])
+    frames.reverse()
+    return "".join(traceback.format_list(frames))
 
 
 def _quote_ident(ident: str) -> str:

@@ -105,6 +105,7 @@ class _BaseCursor:
 
     async def _bind(self, timeout: float | None) -> None:
         con = self._con
+        con._check_open()
         if not con.is_in_transaction():
             raise exceptions.NoActiveSQLTransactionError(
                 "cursor cannot be created outside of a transaction"

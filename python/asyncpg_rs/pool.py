@@ -317,11 +317,25 @@ class PoolConnectionHolder:
             return
 
         try:
+            if con._cancel_barrier is not None:
+                # A cancellation is in progress: wait for it within the budget (as asyncpg). If
+                # it failed, it terminated the connection, and this seat gets a new one.
+                now = asyncio.get_running_loop().time
+                deadline = None if timeout is None else now() + timeout
+                await asyncio.wait_for(con._barrier(), timeout)
+                if con.is_closed():
+                    self._drop_connection()
+                    self._free()
+                    return
+                if deadline is not None:
+                    timeout = max(deadline - now(), 0.0)
             if pool._reset is not None:
                 async with _timeout(timeout):
                     await _con_base_reset(con)
                     await pool._reset(con)
-            elif not (_default_reset(con) and con._reset_nowait()):
+            elif timeout is not None or not (_default_reset(con) and con._reset_nowait()):
+                # With a deadline the reset is awaited, so that a dead network shows as
+                # asyncpg's TimeoutError; without one it rides with the next user's query.
                 await con.reset(timeout=timeout)
         except BaseException:
             # Most likely an I/O error: the connection cannot be trusted any more.
