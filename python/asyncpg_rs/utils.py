@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 import typing
 
-from ._native import Record
-
 __all__ = ()
 
 
@@ -37,8 +35,11 @@ async def _mogrify(conn: typing.Any, query: str, args: typing.Sequence[typing.An
     """
     statement = await conn.prepare(query)
     types = [_type_reference(t) for t in statement.get_parameters()]
-    columns = ", ".join(f"quote_literal(${i}::{t}::text)" for i, t in enumerate(types, 1))
-    literals = await conn.fetchrow(f"SELECT {columns}", *args, record_class=Record)
+    # Distinct column names, so that a row_format='dict' connection keeps every value; the conn
+    # may also be asyncpg's own (whose fetchrow refuses our Record as record_class).
+    columns = ", ".join(f'quote_literal(${i}::{t}::text) AS "p{i}"' for i, t in enumerate(types, 1))
+    row = await conn.fetchrow(f"SELECT {columns}", *args)
+    literals = list(row.values()) if isinstance(row, dict) else row
 
     def literal(match: re.Match[str]) -> str:
         value = literals[int(match.group(1)) - 1]

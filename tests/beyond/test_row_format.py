@@ -73,3 +73,18 @@ async def test_bad_values_are_refused(pg_dsn):
 
     with pytest.raises(asyncpg_rs.InterfaceError, match="both choose the row type"):
         await asyncpg_rs.connect(pg_dsn, row_format="dict", record_class=MyRecord)
+
+
+@pytest.mark.parametrize("fmt", ["dict", "tuple"])
+async def test_mogrify_on_a_plain_row_connection(pg_dsn, fmt):
+    from asyncpg_rs import utils
+
+    con = await asyncpg_rs.connect(pg_dsn, row_format=fmt)
+    plain = await asyncpg_rs.connect(pg_dsn)
+    try:
+        query = "SELECT $1::int, $2::text, $3::int"
+        args = [1, "it's", None]
+        assert await utils._mogrify(con, query, args) == await utils._mogrify(plain, query, args)
+    finally:
+        await con.close()
+        await plain.close()
