@@ -12,14 +12,38 @@
 //! of a subclass (`record_class=`) are made here, bypassing the subclass' `__new__`/`__init__`.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use pyo3::exceptions::{PyIndexError, PyKeyError, PyOverflowError, PySystemError, PyTypeError, PyValueError};
+use pyo3::exceptions::{
+    PyIndexError, PyKeyError, PyOverflowError, PyRuntimeError, PySystemError, PyTypeError, PyValueError,
+};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::pyclass::{CompareOp, PyTraverseError, PyVisit};
 use pyo3::types::{PyDict, PyInt, PyList, PySlice, PyString, PyTuple, PyType};
+
+/// Set by `install_as_asyncpg()`: messages and reprs then name the classes by asyncpg's paths
+/// (`asyncpg.protocol.record.Record`), which is what code written for asyncpg matches on.
+static ASYNCPG_NAMES: AtomicBool = AtomicBool::new(false);
+
+/// The module path shown for Record and its iterators.
+fn record_module() -> &'static str {
+    if ASYNCPG_NAMES.load(Ordering::Relaxed) {
+        "asyncpg.protocol.record"
+    } else {
+        "asyncpg_rs"
+    }
+}
+
+/// The public name of the Record class in messages.
+fn record_public_name() -> &'static str {
+    if ASYNCPG_NAMES.load(Ordering::Relaxed) {
+        "asyncpg.Record"
+    } else {
+        "asyncpg_rs.Record"
+    }
+}
 
 /// Column names of a result, shared by every row.
 pub struct RecordDescriptor {
@@ -46,6 +70,26 @@ impl RecordDescriptor {
         }))
     }
 
+    /// A descriptor over a name -> position mapping as asyncpg's `_create_record` takes it: the
+    /// names are the mapping's keys in iteration order, `None` means no names. Nothing checks that
+    /// the positions fit the values; lookups that do not fit raise, as in asyncpg.
+    fn from_mapping(py: Python<'_>, mapping: &Bound<'_, PyAny>) -> PyResult<Arc<RecordDescriptor>> {
+        if mapping.is_none() {
+            return RecordDescriptor::new(py, Vec::new());
+        }
+        let names = PyTuple::new(py, mapping.try_iter()?.collect::<PyResult<Vec<_>>>()?)?;
+        let index = PyDict::new(py);
+        for name in names.iter() {
+            index.set_item(&name, mapping.get_item(&name)?)?;
+        }
+        let len = names.len();
+        Ok(Arc::new(RecordDescriptor {
+            names: names.unbind(),
+            index: index.unbind(),
+            len,
+        }))
+    }
+
     /// Number of columns.
     pub fn len(&self) -> usize {
         self.len
@@ -61,13 +105,10 @@ impl RecordDescriptor {
         self.names.bind(py)
     }
 
-    /// Position of column `key`, or `None` when there is no such column. Any error raised while
-    /// hashing or comparing the key means "not found", as in asyncpg (`r[[]]` is a `KeyError`).
-    fn position(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> Option<usize> {
-        match self.index.bind(py).get_item(key) {
-            Ok(Some(i)) => i.extract::<usize>().ok(),
-            _ => None,
-        }
+    /// Whether `key` names a column. Any error raised while hashing or comparing the key means
+    /// "no", as in asyncpg (`r[[]]` is a `KeyError`).
+    fn contains(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> bool {
+        self.index.bind(py).contains(key).unwrap_or(false)
     }
 }
 
@@ -147,7 +188,8 @@ impl PyRecord {
     fn new_subclass_object(py: Python<'_>, record: PyRecord, cls: &Bound<'_, PyType>) -> PyResult<Py<PyAny>> {
         if !cls.is_subclass_of::<PyRecord>()? {
             return Err(PyTypeError::new_err(format!(
-                "record_class is expected to be a subclass of asyncpg_rs.Record, got {}",
+                "record_class is expected to be a subclass of {}, got {}",
+                record_public_name(),
                 cls.repr()?
             )));
         }
@@ -210,12 +252,19 @@ impl PyRecord {
         }
     }
 
-    /// Look `key` up as a column name.
-    fn get_by_name(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> Option<Py<PyAny>> {
-        self.desc
-            .position(py, key)
+    /// Look `key` up as a column name. A position that does not name a value (only possible in
+    /// records built by `_create_record`) is a RuntimeError, as in asyncpg.
+    fn get_by_name(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Option<Py<PyAny>>> {
+        let found = match self.desc.index.bind(py).get_item(key) {
+            Ok(Some(i)) => i,
+            _ => return Ok(None),
+        };
+        found
+            .extract::<usize>()
+            .ok()
             .and_then(|i| self.values.get(i))
-            .map(|v| v.clone_ref(py))
+            .map(|v| Some(v.clone_ref(py)))
+            .ok_or_else(|| PyRuntimeError::new_err("invalid record descriptor"))
     }
 }
 
@@ -257,7 +306,7 @@ impl PyRecord {
     fn __new__(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
         PENDING
             .with(Cell::take)
-            .ok_or_else(|| PyTypeError::new_err("cannot create 'asyncpg_rs.Record' instances"))
+            .ok_or_else(|| PyTypeError::new_err(format!("cannot create '{}.Record' instances", record_module())))
     }
 
     fn __len__(&self) -> usize {
@@ -280,18 +329,18 @@ impl PyRecord {
             }
             return Ok(PyTuple::new(py, out)?.into_any().unbind());
         }
-        self.get_by_name(py, key)
+        self.get_by_name(py, key)?
             .ok_or_else(|| PyKeyError::new_err(key.clone().unbind()))
     }
 
     fn __contains__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> bool {
-        self.desc.position(py, key).is_some()
+        self.desc.contains(py, key)
     }
 
     fn __iter__(slf: Bound<'_, Self>) -> RecordIterator {
         RecordIterator {
-            record: slf.unbind(),
-            pos: AtomicUsize::new(0),
+            record: Some(slf.unbind()),
+            pos: 0,
         }
     }
 
@@ -313,7 +362,7 @@ impl PyRecord {
             return Err(PyTypeError::new_err("Record.get() takes no keyword arguments"));
         }
         let key = args.get_item(0)?;
-        match self.get_by_name(py, &key) {
+        match self.get_by_name(py, &key)? {
             Some(v) => Ok(v),
             None if n == 2 => Ok(args.get_item(1)?.unbind()),
             None => Ok(py.None()),
@@ -328,16 +377,16 @@ impl PyRecord {
     /// Return an iterator over the values.
     fn values(slf: Bound<'_, Self>) -> RecordIterator {
         RecordIterator {
-            record: slf.unbind(),
-            pos: AtomicUsize::new(0),
+            record: Some(slf.unbind()),
+            pos: 0,
         }
     }
 
     /// Return an iterator over `(name, value)` pairs.
     fn items(slf: Bound<'_, Self>) -> RecordItemsIterator {
         RecordItemsIterator {
-            record: slf.unbind(),
-            pos: AtomicUsize::new(0),
+            record: Some(slf.unbind()),
+            pos: 0,
         }
     }
 
@@ -406,7 +455,12 @@ fn record_repr(slf: &Bound<'_, PyRecord>, type_name: &Bound<'_, PyString>) -> Py
     let this = slf.get();
     let parts = PyList::empty(py);
     parts.append(format!("<{type_name}"))?;
-    for (name, value) in this.desc.names(py).iter().zip(this.values.iter()) {
+    let names = this.desc.names(py);
+    for (i, value) in this.values.iter().enumerate() {
+        // Fewer names than values only in records built by `_create_record`.
+        let name = names
+            .get_item(i)
+            .map_err(|_| PyRuntimeError::new_err("invalid record mapping"))?;
         parts.append(format!(" {}=", name.str()?))?;
         parts.append(value.bind(py).repr()?)?;
     }
@@ -441,11 +495,12 @@ fn tuple_hash(py: Python<'_>, values: &[Py<PyAny>]) -> PyResult<isize> {
     }
 }
 
-/// Iterator over a Record's values (`iter(r)`, `r.values()`).
-#[pyclass(module = "asyncpg_rs", frozen)]
+/// Iterator over a Record's values (`iter(r)`, `r.values()`). It lets go of the record once
+/// exhausted, as asyncpg's does.
+#[pyclass(module = "asyncpg_rs")]
 pub struct RecordIterator {
-    record: Py<PyRecord>,
-    pos: AtomicUsize,
+    record: Option<Py<PyRecord>>,
+    pos: usize,
 }
 
 #[pymethods]
@@ -454,31 +509,48 @@ impl RecordIterator {
         slf
     }
 
-    fn __next__(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        let pos = self.pos.load(Ordering::Relaxed);
-        let v = self.record.get().values.get(pos)?.clone_ref(py);
-        self.pos.store(pos + 1, Ordering::Relaxed);
-        Some(v)
+    fn __next__(&mut self, py: Python<'_>) -> Option<Py<PyAny>> {
+        let record = self.record.as_ref()?;
+        match record.get().values.get(self.pos) {
+            Some(v) => {
+                self.pos += 1;
+                Some(v.clone_ref(py))
+            }
+            None => {
+                self.record = None;
+                None
+            }
+        }
     }
 
     fn __length_hint__(&self) -> usize {
         self.record
-            .get()
-            .values
-            .len()
-            .saturating_sub(self.pos.load(Ordering::Relaxed))
+            .as_ref()
+            .map_or(0, |r| r.get().values.len().saturating_sub(self.pos))
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> String {
+        format!("<{}.RecordIterator object at {:p}>", record_module(), slf.as_ptr())
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        visit.call(&self.record)
+        if let Some(r) = &self.record {
+            visit.call(r)?;
+        }
+        Ok(())
+    }
+
+    fn __clear__(&mut self) {
+        self.record = None;
     }
 }
 
-/// Iterator over a Record's `(name, value)` pairs (`r.items()`).
-#[pyclass(module = "asyncpg_rs", frozen)]
+/// Iterator over a Record's `(name, value)` pairs (`r.items()`); lets go of the record once
+/// exhausted.
+#[pyclass(module = "asyncpg_rs")]
 pub struct RecordItemsIterator {
-    record: Py<PyRecord>,
-    pos: AtomicUsize,
+    record: Option<Py<PyRecord>>,
+    pos: usize,
 }
 
 #[pymethods]
@@ -487,27 +559,42 @@ impl RecordItemsIterator {
         slf
     }
 
-    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyTuple>>> {
-        let record = self.record.get();
-        let pos = self.pos.load(Ordering::Relaxed);
-        let Some(value) = record.values.get(pos) else {
+    fn __next__<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        let Some(record) = self.record.as_ref() else {
             return Ok(None);
         };
-        let name = record.desc.names(py).get_item(pos)?;
-        self.pos.store(pos + 1, Ordering::Relaxed);
-        Ok(Some(PyTuple::new(py, [name, value.bind(py).clone()])?))
+        let record = record.get();
+        let names = record.desc.names(py);
+        // Fewer names than values only in records built by `_create_record`.
+        let Some(value) = record.values.get(self.pos).filter(|_| self.pos < names.len()) else {
+            self.record = None;
+            return Ok(None);
+        };
+        let pair = PyTuple::new(py, [names.get_item(self.pos)?, value.bind(py).clone()])?;
+        self.pos += 1;
+        Ok(Some(pair))
     }
 
     fn __length_hint__(&self) -> usize {
-        self.record
-            .get()
-            .values
-            .len()
-            .saturating_sub(self.pos.load(Ordering::Relaxed))
+        self.record.as_ref().map_or(0, |r| {
+            let r = r.get();
+            r.values.len().min(r.desc.len()).saturating_sub(self.pos)
+        })
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> String {
+        format!("<{}.RecordItemsIterator object at {:p}>", record_module(), slf.as_ptr())
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        visit.call(&self.record)
+        if let Some(r) = &self.record {
+            visit.call(r)?;
+        }
+        Ok(())
+    }
+
+    fn __clear__(&mut self) {
+        self.record = None;
     }
 }
 
@@ -540,9 +627,35 @@ fn _make_record(
     PyRecord::new_object(py, &desc, values, record_class)
 }
 
+/// asyncpg's `asyncpg.protocol.protocol._create_record(mapping, elems)`: a Record over a
+/// name -> position mapping (or `None`) and a tuple of values, unchecked, as asyncpg's tests
+/// build them (lookups that do not fit raise RuntimeError rather than crash).
+#[pyfunction]
+fn _create_record(py: Python<'_>, mapping: &Bound<'_, PyAny>, elems: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
+    let desc = RecordDescriptor::from_mapping(py, mapping)?;
+    let values: Vec<Py<PyAny>> = elems.iter().map(Bound::unbind).collect();
+    Ok(Py::new(
+        py,
+        PyRecord {
+            desc,
+            values: values.into_boxed_slice(),
+        },
+    )?
+    .into_any())
+}
+
+/// `_set_asyncpg_names(on)`: name Record and its iterators by asyncpg's paths in messages and
+/// reprs (called by `install_as_asyncpg()`).
+#[pyfunction]
+fn _set_asyncpg_names(on: bool) {
+    ASYNCPG_NAMES.store(on, Ordering::Relaxed);
+}
+
 /// Register the Record class.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyRecord>()?;
+    m.add_function(wrap_pyfunction!(_create_record, m)?)?;
+    m.add_function(wrap_pyfunction!(_set_asyncpg_names, m)?)?;
     m.add_function(wrap_pyfunction!(_make_record, m)?)
 }
 

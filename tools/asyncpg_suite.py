@@ -367,9 +367,13 @@ def main() -> int:
     parser.add_argument("--timeout", type=int, default=DEFAULT_TEST_TIMEOUT, help="per test (s)")
     parser.add_argument("--run-timeout", type=int, default=DEFAULT_RUN_TIMEOUT, help="per run (s)")
     parser.add_argument("--verbose", "-v", action="store_true", help="pytest -v output")
-    args, extra = parser.parse_known_args()
-    if "--" in extra:
-        extra.remove("--")
+    argv = sys.argv[1:]
+    extra: list[str] = []
+    if "--" in argv:
+        at = argv.index("--")
+        argv, extra = argv[:at], argv[at + 1 :]
+    args, unknown = parser.parse_known_args(argv)
+    extra = unknown + extra
 
     cache = cache_dir()
     src, testbase = fetch_sdist(cache)

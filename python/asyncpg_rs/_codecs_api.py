@@ -185,12 +185,25 @@ async def set_type_codec(
         protocol.reset_type_codec(info.oid)
         await con.fetchval(f"SELECT NULL::{_quote_ident(schema)}.{_quote_ident(typename)}")
     protocol.set_type_codec(info.oid, typename, encoder, decoder, format)
+    _remember_type(protocol, info, typename, schema)
+
+
+def _remember_type(protocol: typing.Any, info: _TypeInfo, typename: str, schema: str) -> None:
+    """Name, kind and schema of a type with a user codec, for ``get_parameters()`` and
+    ``get_attributes()``: such a type is never introspected, so the protocol does not know them."""
+    kind = "composite" if info.kind == "c" else "scalar"
+    try:
+        known = protocol._codec_type_info
+    except AttributeError:
+        known = protocol._codec_type_info = {}
+    known[info.oid] = (typename, kind, schema)
 
 
 async def reset_type_codec(con: typing.Any, typename: str, *, schema: str) -> None:
     """Go back to the default codec for the type on this connection."""
     info = await _introspect_type(con, typename, schema)
     con._protocol.reset_type_codec(info.oid)
+    getattr(con._protocol, "_codec_type_info", {}).pop(info.oid, None)
 
 
 async def set_builtin_type_codec(
@@ -234,3 +247,4 @@ async def set_builtin_type_codec(
         raise exceptions.InterfaceError(
             f"cannot alias {typename} to {codec_name}: there is no {wanted} codec for {codec_name}"
         ) from None
+    _remember_type(con._protocol, info, typename, schema)

@@ -113,6 +113,46 @@ def _pgproto_modules() -> dict[str, types.ModuleType]:
     }
 
 
+@functools.cache
+def _protocol_modules() -> dict[str, types.ModuleType]:
+    """Stand-ins for ``asyncpg.protocol.protocol`` and ``asyncpg.protocol.record`` (compiled
+    modules in asyncpg), holding the names code written for asyncpg imports from them.
+
+    ``asyncpg.protocol`` itself is asyncpg_rs's ``protocol`` module; these two hang off it.
+    ``_create_record(mapping, elems)`` builds a Record from a name -> position mapping as
+    asyncpg's does; ``BUILTIN_TYPE_OID_MAP`` / ``BUILTIN_TYPE_NAME_MAP`` are the core types this
+    driver handles (binary codecs and the types read as text), by OID and by name.
+    """
+    from . import _native
+    from . import protocol as rs_protocol
+
+    record = types.ModuleType(
+        "asyncpg.protocol.record", "asyncpg_rs stand-in for asyncpg.protocol.record"
+    )
+    record.Record = _native.Record  # type: ignore[attr-defined]
+    protocol = types.ModuleType(
+        "asyncpg.protocol.protocol", "asyncpg_rs stand-in for asyncpg.protocol.protocol"
+    )
+    oid_map = dict(_native._builtin_type_oids())
+    protocol.Protocol = rs_protocol.Protocol  # type: ignore[attr-defined]
+    protocol.Record = _native.Record  # type: ignore[attr-defined]
+    protocol._create_record = _native._create_record  # type: ignore[attr-defined]
+    protocol.BUILTIN_TYPE_OID_MAP = oid_map  # type: ignore[attr-defined]
+    protocol.BUILTIN_TYPE_NAME_MAP = {name: oid for oid, name in oid_map.items()}  # type: ignore[attr-defined]
+    return {"asyncpg.protocol.protocol": protocol, "asyncpg.protocol.record": record}
+
+
+def public_class_name(cls: type) -> str:
+    """``module.QualName`` of a class as users import it: once ``install_as_asyncpg()`` has run,
+    asyncpg_rs's classes go by asyncpg's paths (``asyncpg.connection.Connection``)."""
+    module = cls.__module__
+    if sys.modules.get("asyncpg") is sys.modules.get(__package__ or "asyncpg_rs") and (
+        module == "asyncpg_rs" or module.startswith("asyncpg_rs.")
+    ):
+        module = "asyncpg" + module[len("asyncpg_rs") :]
+    return f"{module}.{cls.__qualname__}"
+
+
 def install_as_asyncpg() -> None:
     """Make ``import asyncpg`` (and ``asyncpg.exceptions``, ``asyncpg.pool``, ...) give asyncpg_rs.
 
@@ -127,6 +167,9 @@ def install_as_asyncpg() -> None:
         aliases[f"asyncpg.{name}"] = importlib.import_module(f"{package.__name__}.{name}")
     pgproto = _pgproto_modules()
     aliases.update(pgproto)
+    aliases["asyncpg.protocol"] = importlib.import_module(f"{package.__name__}.protocol")
+    protocol_modules = _protocol_modules()
+    aliases.update(protocol_modules)
     # Submodules of a real asyncpg imported earlier would shadow the finder: forget them
     # (modules already holding them keep their reference).
     for name in [n for n in sys.modules if n.startswith("asyncpg.") and n not in aliases]:
@@ -137,5 +180,13 @@ def install_as_asyncpg() -> None:
     # real submodules are attributes already (importing a submodule sets it on its parent).
     if getattr(package, "pgproto", None) is not pgproto["asyncpg.pgproto"]:
         package.pgproto = pgproto["asyncpg.pgproto"]
+    rs_protocol = aliases["asyncpg.protocol"]
+    for name in ("protocol", "record"):
+        if getattr(rs_protocol, name, None) is not protocol_modules[f"asyncpg.protocol.{name}"]:
+            setattr(rs_protocol, name, protocol_modules[f"asyncpg.protocol.{name}"])
+    # Messages and reprs of Record name asyncpg's classes, as code written for asyncpg expects.
+    from . import _native
+
+    _native._set_asyncpg_names(True)
     if _FINDER not in sys.meta_path:
         sys.meta_path.insert(0, _FINDER)

@@ -271,6 +271,20 @@ class Cluster:
                 )
         self._connection_addr = self._connection_addr_from_pidfile()
 
+    def reset_wal(self, *, oid: Optional[int] = None, xid: Optional[int] = None) -> None:
+        """Set the next OID and/or transaction id of a stopped cluster (``pg_resetwal -o/-x``),
+        e.g. to test types whose OIDs do not fit a signed 32-bit integer."""
+        status = self.get_status()
+        if status != "stopped":
+            raise ClusterError(f"cannot modify WAL status: the cluster is {status}")
+        args: list[str] = []
+        if oid is not None:
+            args += ["-o", str(int(oid))]
+        if xid is not None:
+            args += ["-x", str(int(xid))]
+        if args:
+            self._run_tool("pg_resetwal", *args, self._data_dir)
+
     def reload(self) -> None:
         """Make the server re-read its configuration files (postgresql.conf, pg_hba.conf)."""
         if self.get_status() != "running":

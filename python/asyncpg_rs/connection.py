@@ -446,6 +446,26 @@ class Connection(metaclass=ConnectionMeta):
         state = await self._wait(self._protocol.prepare(query, name), timeout)
         return prepared_stmt.PreparedStatement(self, query, state, record_class)
 
+    async def _prepare(
+        self,
+        query: str,
+        *,
+        name: str | None = None,
+        timeout: float | None = None,
+        use_cache: bool = False,
+        record_class: type[Record] | None = None,
+    ) -> prepared_stmt.PreparedStatement:
+        """asyncpg's internal prepare: with ``use_cache``, the statement the connection's cache
+        holds for `query` (prepared and cached now if it has none), as ``fetch()`` would use."""
+        if not use_cache:
+            return await self.prepare(query, name=name, timeout=timeout, record_class=record_class)
+        if self._cancel_barrier is not None:
+            await self._barrier()
+        if record_class is not None:
+            _check_record_class(record_class)
+        state = await self._wait(self._protocol.statement_for(query), timeout)
+        return prepared_stmt.PreparedStatement(self, query, state, record_class)
+
     def cursor(
         self,
         query: str,
@@ -493,6 +513,23 @@ class Connection(metaclass=ConnectionMeta):
         task = self._loop.create_task(self._send_cancel(barrier))
         self._cancellations.add(task)
         task.add_done_callback(self._cancellations.discard)
+
+    def _cancel_current_command(
+        self, waiter: asyncio.Future[None], cancel_waiter: typing.Any = None
+    ) -> None:
+        """asyncpg's hook: send a CancelRequest for whatever the server runs now; `waiter` is
+        resolved once it has been sent and the connection is in step again."""
+        self._cancel_request()
+        barrier = self._cancel_barrier
+
+        def done(_: object = None) -> None:
+            if not waiter.done():
+                waiter.set_result(None)
+
+        if barrier is None:
+            done()
+        else:
+            barrier.add_done_callback(done)
 
     async def _send_cancel(self, barrier: asyncio.Future[None]) -> None:
         # Bounded like asyncpg 0.32 (by command_timeout, else a few seconds): a server or network

@@ -21,6 +21,7 @@ import types
 import warnings
 
 from . import _named
+from ._compat import public_class_name
 from .exceptions import ConnectionDoesNotExistError, InterfaceError, InterfaceWarning
 
 try:  # The core may not be importable yet (or may be mid-import); resolved again on use.
@@ -204,6 +205,24 @@ def _install_proxy_methods(con_cls, *, take_doc=False):
 
 
 # -- one seat of the pool --------------------------------------------------------------------
+
+
+class _FreeSeats:
+    """``Pool._queue``: the free seats as asyncpg's ``asyncio.LifoQueue`` is read."""
+
+    __slots__ = ("_free",)
+
+    def __init__(self, free):
+        self._free = free
+
+    def qsize(self):
+        return len(self._free)
+
+    def empty(self):
+        return not self._free
+
+    def __len__(self):
+        return len(self._free)
 
 
 class PoolConnectionHolder:
@@ -403,6 +422,11 @@ class PoolConnectionHolder:
         self._pool._put_holder(self)
 
     # -- max_inactive_connection_lifetime --
+
+    @property
+    def _inactive_callback(self):
+        """asyncpg's name for the pending idle-expiry timer (``None`` when none is armed)."""
+        return self._idle_handle
 
     def _arm_idle_timer(self):
         lifetime = self._pool._max_inactive_connection_lifetime
@@ -702,7 +726,7 @@ class Pool:
             )
             raise InterfaceError(
                 "expected pool connect callback to return an instance of "
-                f"'{good.__module__}.{good.__name__}', got '{bad_name}'"
+                f"'{public_class_name(good)}', got '{bad_name}'"
             )
         if self._init is not None:
             try:
@@ -711,6 +735,12 @@ class Pool:
                 await _close_quietly(con, cancelled=isinstance(ex, asyncio.CancelledError))
                 raise
         return con
+
+    @property
+    def _queue(self):
+        """asyncpg's queue of idle seats, as a read-only view of the free list (``qsize()``,
+        ``empty()``): asyncpg's own tests and monitoring code read it."""
+        return _FreeSeats(self._free)
 
     # -- the free list --
 

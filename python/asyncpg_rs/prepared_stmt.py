@@ -18,6 +18,9 @@ __all__ = ("PreparedStatement",)
 
 def _type_of(protocol: typing.Any, oid: int, name: str | None) -> types.Type:
     info = protocol.type_info(oid)
+    if info is None:
+        # A type with a user codec is not introspected; set_type_codec() noted what it is.
+        info = getattr(protocol, "_codec_type_info", {}).get(oid)
     if info is not None:
         return types.Type(oid, info[0], info[1], info[2])
     if name is None:

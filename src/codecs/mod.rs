@@ -444,8 +444,20 @@ fn codec_or_err(oid: u32) -> PyResult<Codec> {
         .ok_or_else(|| pyo3::exceptions::PyLookupError::new_err(format!("no binary codec for OID {oid}")))
 }
 
+/// `_native._builtin_type_oids()`: (OID, name) of every builtin non-array type this driver
+/// handles, with a binary codec or read as text as asyncpg does (`money`, `regtype`, ...); the
+/// data behind the `asyncpg.protocol.protocol.BUILTIN_TYPE_OID_MAP` stand-in.
+#[pyfunction]
+#[pyo3(name = "_builtin_type_oids")]
+fn py_builtin_type_oids() -> Vec<(u32, &'static str)> {
+    oids::scalar_types()
+        .chain(text_array::TEXT_SCALAR_TYPES.iter().copied())
+        .collect()
+}
+
 /// Adds the codec test hooks (`_codec_decode`, `_codec_encode`) to the module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(py_builtin_type_oids, m)?)?;
     m.add_function(wrap_pyfunction!(py_codec_decode, m)?)?;
     m.add_function(wrap_pyfunction!(py_codec_encode, m)?)?;
     m.add_function(wrap_pyfunction!(json::py_json_decode, m)?)?;

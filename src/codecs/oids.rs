@@ -160,6 +160,14 @@ pub fn type_name(oid: u32) -> Option<&'static str> {
     ARRAY_NAMES.iter().find(|a| a.0 == oid).map(|a| a.1)
 }
 
+/// Every builtin non-array type with a binary codec: (OID, PostgreSQL's name).
+pub fn scalar_types() -> impl Iterator<Item = (u32, &'static str)> {
+    SCALARS
+        .iter()
+        .map(|s| (s.0, s.1))
+        .chain(VECTORS.iter().map(|v| (v.0, v.1)))
+}
+
 /// The OID of a builtin type with a codec, by PostgreSQL's name (`int4`, `_text`, `int2vector`).
 pub fn oid_by_name(name: &str) -> Option<u32> {
     SCALARS

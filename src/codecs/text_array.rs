@@ -29,6 +29,28 @@ pub const TEXT_ARRAY_TYPES: &[(u32, &str)] = &[
     (1034, "_aclitem"),
 ];
 
+/// The element types of `TEXT_ARRAY_TYPES`: builtin types asyncpg exchanges as text.
+pub const TEXT_SCALAR_TYPES: &[(u32, &str)] = &[
+    (790, "money"),
+    (829, "macaddr"),
+    (774, "macaddr8"),
+    (24, "regproc"),
+    (2202, "regprocedure"),
+    (2203, "regoper"),
+    (2204, "regoperator"),
+    (2205, "regclass"),
+    (2206, "regtype"),
+    (3734, "regconfig"),
+    (3769, "regdictionary"),
+    (4089, "regnamespace"),
+    (4096, "regrole"),
+    (4191, "regcollation"),
+    (1790, "refcursor"),
+    (3614, "tsvector"),
+    (3615, "tsquery"),
+    (1033, "aclitem"),
+];
+
 fn bad(why: &str) -> PyErr {
     PyValueError::new_err(format!("malformed array literal: {why}"))
 }

@@ -119,7 +119,7 @@ pub fn parse_rows(rows: &[Vec<Option<String>>]) -> HashMap<u32, TypeDesc> {
 
 /// Build codecs for the described types. `known` gives codecs that already exist (overrides,
 /// builtins, earlier introspection). Base types without a binary codec get the text-format codec
-/// (`Codec::TextFormat`); composites and ranges that cannot be read in binary are left out (text).
+/// (`Codec::TextFormat`); composites and ranges over such a type are left out (read as text).
 pub fn build_codecs(
     py: Python<'_>,
     types: &HashMap<u32, TypeDesc>,
@@ -173,8 +173,12 @@ fn resolve(
                 let mut complete = true;
                 for (_, name, foid) in &t.fields {
                     // As for ranges: a field read as text leaves the whole composite as text.
-                    match resolve(py, *foid, types, known, built, visiting)?.filter(|c| c.format_code() == 1) {
-                        Some(c) => fields.push((name.clone(), *foid, c)),
+                    match resolve(py, *foid, types, known, built, visiting)? {
+                        Some(c) if c.format_code() == 1 => fields.push((name.clone(), *foid, c)),
+                        Some(_) => {
+                            complete = false;
+                            break;
+                        }
                         None => {
                             complete = false;
                             break;
