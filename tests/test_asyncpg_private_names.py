@@ -99,6 +99,82 @@ async def test_prepare_with_use_cache_goes_through_the_statement_cache(con):
     assert own.get_name() != first.get_name()
 
 
+async def test_stmt_cache_view_over_the_protocol_cache(pg_dsn):
+    con = await asyncpg_rs.connect(
+        pg_dsn, statement_cache_size=3, max_cached_statement_lifetime=142
+    )
+    try:
+        cache = con._stmt_cache
+        assert (len(cache), cache.get_max_size(), cache.get_max_lifetime()) == (0, 3, 142)
+        for i in range(5):
+            assert await con.fetchval(f"SELECT {i}") == i
+        assert len(cache) == 3  # LRU: the two oldest went
+        states = list(cache.iter_statements())
+        assert [s.query for s in states] == ["SELECT 2", "SELECT 3", "SELECT 4"]
+        assert not any(s.closed for s in states)
+        # One state per cached statement: the cache hands out the same object.
+        assert cache.get("SELECT 4", promote=False) is states[-1]
+        assert (await con._prepare("SELECT 4", use_cache=True))._state is states[-1]
+        assert cache.get("SELECT 0") is None
+        # Evicted and used by nothing: closed on the server with the request that evicted them.
+        assert con._stmts_to_close == []
+        cache.set_max_size(1)
+        assert len(cache) == 1 and cache.get_max_size() == 1
+        assert states[0].closed and states[1].closed and not states[2].closed
+        cache.set_max_lifetime(0)
+        assert cache.get_max_lifetime() == 0
+        cache.clear()
+        assert len(cache) == 0 and states[2].closed
+        assert await con.fetchval("SELECT 4") == 4
+    finally:
+        await con.close()
+    assert len(con._stmt_cache) == 0
+
+
+async def test_statements_used_by_a_prepared_statement_stay_open(con):
+    cache = con._stmt_cache
+    cache.set_max_size(1)
+    ps = await con._prepare("SELECT 1", use_cache=True)
+    await con.fetchval("SELECT 2")  # evicts SELECT 1, which ps still uses
+    assert not ps._state.closed and con._stmts_to_close == []
+    assert await ps.fetchval() == 1
+    del ps
+    import gc
+
+    gc.collect()
+    assert [s.query for s in con._stmts_to_close] == ["SELECT 1"]
+
+
+async def test_mark_closed_and_connection_loss_close_states(con):
+    ps = await con.prepare("SELECT 1")
+    ps._state.mark_closed()
+    with pytest.raises(asyncpg_rs.InterfaceError, match="is closed"):
+        await ps.fetch()
+    await con.fetchval("SELECT 5")
+    state = next(iter(con._stmt_cache.iter_statements()))
+    con._protocol.abort_transport()
+    await asyncio.sleep(0.05)
+    assert state.closed and len(con._stmt_cache) == 0
+
+
+async def test_uid_counts_named_statements(pg_dsn):
+    from asyncpg_rs import connection
+
+    before = connection._uid
+    c = await asyncpg_rs.connect(pg_dsn, statement_cache_size=0)
+    try:
+        await c.fetchval("SELECT $1::int", 1)
+        assert connection._uid == before  # named statements off: none made
+    finally:
+        await c.close()
+    c = await asyncpg_rs.connect(pg_dsn)
+    try:
+        await c.fetchval("SELECT $1::int", 1)
+        assert connection._uid == before + 1
+    finally:
+        await c.close()
+
+
 async def test_cancel_goes_through_connect_utils_cancel(con):
     calls = []
     real = connect_utils._cancel

@@ -62,6 +62,53 @@ class ConnectionSettings:
         return f"<ConnectionSettings {self._settings!r}>"
 
 
+class _StatementCache:
+    """``Connection._stmt_cache``: the connection's statement cache (the one in the protocol) as
+    asyncpg's ``LRUCache`` is read and tuned. Not a second cache: every call goes to the protocol.
+    """
+
+    __slots__ = ("_protocol",)
+
+    def __init__(self, protocol: Protocol) -> None:
+        self._protocol = protocol
+
+    def __len__(self) -> int:
+        return int(self._protocol.statement_cache_len())
+
+    def get_max_size(self) -> int:
+        return int(self._protocol.statement_cache_max_size())
+
+    def set_max_size(self, new_size: int) -> None:
+        """Change ``statement_cache_size``; 0 turns named statements off for later queries."""
+        if new_size < 0:
+            raise ValueError("max_size must be non-negative")
+        self._protocol.set_statement_cache_max_size(new_size)
+
+    def get_max_lifetime(self) -> float:
+        return float(self._protocol.statement_cache_max_lifetime())
+
+    def set_max_lifetime(self, new_lifetime: float) -> None:
+        """Change ``max_cached_statement_lifetime`` (seconds; 0: forever)."""
+        if new_lifetime < 0:
+            raise ValueError("max_lifetime must be non-negative")
+        self._protocol.set_statement_cache_max_lifetime(float(new_lifetime))
+
+    def get(self, query: str, promote: bool = True) -> typing.Any:
+        """The ``StatementState`` cached for `query`, or None."""
+        return self._protocol.cached_statement(query, promote)
+
+    def __contains__(self, query: object) -> bool:
+        return isinstance(query, str) and self._protocol.cached_statement(query, False) is not None
+
+    def iter_statements(self) -> typing.Iterator[typing.Any]:
+        """The cached statements' states, least recently used first."""
+        return iter(self._protocol.cached_statements())
+
+    def clear(self) -> None:
+        """Forget every cached statement (closed on the server with the next request)."""
+        self._protocol.clear_statement_cache()
+
+
 class _ConnectionConfig(typing.NamedTuple):
     command_timeout: float | None
     statement_cache_size: int
@@ -775,6 +822,17 @@ class Connection(metaclass=ConnectionMeta):
                     stacklevel=stacklevel + 1,
                 )
 
+    @property
+    def _stmt_cache(self) -> _StatementCache:
+        """asyncpg's private view of the statement cache (size, lifetime, cached states)."""
+        return _StatementCache(self._protocol)
+
+    @property
+    def _stmts_to_close(self) -> list[typing.Any]:
+        """States of statements evicted from the cache and used by nothing, to be closed on the
+        server with the next request (asyncpg's private ``_stmts_to_close``)."""
+        return list(self._protocol.statements_to_close())
+
     async def reload_schema_state(self) -> None:
         """Drop cached statements and type information; they are rebuilt on next use."""
         self._protocol.clear_type_cache()
@@ -1231,3 +1289,10 @@ async def connect(
         async with asyncio.timeout(timeout):
             return typing.cast(Connection, await connecting)
     return typing.cast(Connection, await asyncio.wait_for(connecting, timeout))
+
+
+def __getattr__(name: str) -> typing.Any:
+    # asyncpg's ``connection._uid``: how many named statements connections have created.
+    if name == "_uid":
+        return Protocol.statement_uid()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -57,6 +57,12 @@ class PreparedStatement:
         self._record_class = record_class
         self._last_status: str | None = None
         self._release_ctr = getattr(connection, "_pool_release_ctr", 0)
+        state.attach()  # a statement in use is not closed when it leaves the cache
+
+    def __del__(self) -> None:
+        state = getattr(self, "_state", None)
+        if state is not None:
+            state.detach()
 
     def _check(self, meth: str) -> None:
         con = self._con
@@ -65,7 +71,7 @@ class PreparedStatement:
                 f"cannot call PreparedStatement.{meth}(): the underlying connection has been "
                 "released back to the pool"
             )
-        if con.is_closed():
+        if con.is_closed() or self._state.closed:
             raise exceptions.InterfaceError(
                 f"cannot call PreparedStmt.{meth}(): the prepared statement is closed"
             )

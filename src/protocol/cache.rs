@@ -6,12 +6,28 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::statement::Statement;
+use pyo3::prelude::*;
+
+use super::statement::{PyStatement, Statement};
 
 struct Entry {
     stmt: Arc<Statement>,
     last_used: u64,
     prepared_at: Instant,
+    /// The `StatementState` handed out for this entry, made on first use so that every use of
+    /// the cached statement sees the same object (as in asyncpg).
+    state: Option<Py<PyStatement>>,
+}
+
+impl Entry {
+    fn state(&mut self, py: Python<'_>) -> PyResult<Py<PyStatement>> {
+        if let Some(s) = &self.state {
+            return Ok(s.clone_ref(py));
+        }
+        let s = Py::new(py, PyStatement::new(self.stmt.clone()))?;
+        self.state = Some(s.clone_ref(py));
+        Ok(s)
+    }
 }
 
 /// LRU map of prepared statements.
@@ -59,7 +75,10 @@ impl StatementCache {
         };
         if expired {
             if let Some(e) = self.map.remove(query) {
-                closed.push(e.stmt);
+                {
+                    e.stmt.retire();
+                    closed.push(e.stmt)
+                };
             }
         }
         None
@@ -71,7 +90,10 @@ impl StatementCache {
         while self.map.len() >= self.capacity && !self.map.is_empty() {
             let oldest = self.map.iter().min_by_key(|(_, e)| e.last_used).map(|(k, _)| k.clone());
             match oldest.and_then(|k| self.map.remove(&k)) {
-                Some(e) => closed.push(e.stmt),
+                Some(e) => {
+                    e.stmt.retire();
+                    closed.push(e.stmt)
+                }
                 None => break,
             }
         }
@@ -81,8 +103,10 @@ impl StatementCache {
                 stmt,
                 last_used: self.tick,
                 prepared_at: Instant::now(),
+                state: None,
             },
         ) {
+            old.stmt.retire();
             closed.push(old.stmt);
         }
     }
@@ -99,7 +123,60 @@ impl StatementCache {
 
     /// Drop everything; names go to `closed`.
     pub fn clear(&mut self, closed: &mut Vec<Arc<Statement>>) {
-        closed.extend(self.map.drain().map(|(_, e)| e.stmt));
+        closed.extend(self.map.drain().map(|(_, e)| {
+            e.stmt.retire();
+            e.stmt
+        }));
+    }
+
+    /// The `StatementState` of the cached statement for `query` (LRU order and lifetime untouched).
+    pub fn state_of(&mut self, py: Python<'_>, query: &str) -> PyResult<Option<Py<PyStatement>>> {
+        self.map.get_mut(query).map(|e| e.state(py)).transpose()
+    }
+
+    /// asyncpg's `LRUCache.get(query, promote)`: the state, made most recently used with `promote`.
+    pub fn peek(&mut self, py: Python<'_>, query: &str, promote: bool) -> PyResult<Option<Py<PyStatement>>> {
+        self.tick += 1;
+        let tick = self.tick;
+        match self.map.get_mut(query) {
+            None => Ok(None),
+            Some(e) => {
+                if promote {
+                    e.last_used = tick;
+                }
+                e.state(py).map(Some)
+            }
+        }
+    }
+
+    /// The states of every cached statement, least recently used first.
+    pub fn states(&mut self, py: Python<'_>) -> PyResult<Vec<Py<PyStatement>>> {
+        let mut entries: Vec<&mut Entry> = self.map.values_mut().collect();
+        entries.sort_by_key(|e| e.last_used);
+        entries.into_iter().map(|e| e.state(py)).collect()
+    }
+
+    /// Change the maximum number of statements, evicting the least recently used beyond it
+    /// (their names go to `closed`). 0 turns named statements off for later queries.
+    pub fn set_capacity(&mut self, capacity: usize, closed: &mut Vec<Arc<Statement>>) {
+        self.capacity = capacity;
+        while self.map.len() > capacity {
+            let oldest = self.map.iter().min_by_key(|(_, e)| e.last_used).map(|(k, _)| k.clone());
+            match oldest.and_then(|k| self.map.remove(&k)) {
+                Some(e) => {
+                    e.stmt.retire();
+                    closed.push(e.stmt)
+                }
+                None => break,
+            }
+        }
+    }
+
+    /// The connection is gone: every state handed out is closed, and nothing is left to close.
+    pub fn close_all(&mut self) {
+        for (_, e) in self.map.drain() {
+            e.stmt.set_closed();
+        }
     }
 
     pub fn len(&self) -> usize {

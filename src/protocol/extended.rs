@@ -24,6 +24,11 @@ use crate::codecs::Codec;
 use crate::errors;
 use crate::record::RecordDescriptor;
 
+use std::sync::atomic::{AtomicBool, AtomicUsize};
+
+/// Named statements created by every connection of the process (asyncpg's `connection._uid`).
+pub(super) static STATEMENT_UID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 impl PyBaseProtocol {
     /// RowDescription: the columns of a statement being prepared, or of an unnamed portal (whose
     /// columns may differ from the cached statement's after a schema change).
@@ -150,7 +155,12 @@ impl PyBaseProtocol {
         };
         if let Some(stmt) = cached {
             let fut = self.new_future(py)?;
-            set_result(py, &fut, Py::new(py, PyStatement { inner: stmt })?.into_any());
+            // The cache hands out one StatementState per cached statement, as asyncpg's does.
+            let state = match self.cache.state_of(py, query)? {
+                Some(state) => state.into_any(),
+                None => Py::new(py, PyStatement::new(stmt))?.into_any(),
+            };
+            set_result(py, &fut, state);
             return Ok(fut);
         }
         if self.cache.accepts(query) {
@@ -202,7 +212,17 @@ impl PyBaseProtocol {
             self.described.insert(stmt.clone(), &mut unnamed);
         }
         match then {
-            None => set_result(py, &fut, Py::new(py, PyStatement { inner: stmt })?.into_any()),
+            None => {
+                let state = match self
+                    .cache
+                    .state_of(py, &stmt.query)?
+                    .filter(|s| Arc::ptr_eq(&s.get().inner, &stmt))
+                {
+                    Some(state) => state.into_any(),
+                    None => Py::new(py, PyStatement::new(stmt))?.into_any(),
+                };
+                set_result(py, &fut, state);
+            }
             Some(then) => {
                 if fut.call_method0(py, intern!(py, "done"))?.is_truthy(py)? {
                     // Cancelled while preparing: keep the statement, skip the execution.
@@ -216,7 +236,17 @@ impl PyBaseProtocol {
         Ok(())
     }
 
+    /// The session is over: cached statements are gone with it (their states read `closed`), and
+    /// nothing is left to close on the server.
+    pub(super) fn close_statements(&mut self) {
+        self.cache.close_all();
+        self.to_close.clear();
+        let mut unnamed = Vec::new();
+        self.described.clear(&mut unnamed);
+    }
+
     pub(super) fn next_stmt_name(&mut self) -> String {
+        STATEMENT_UID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.stmt_counter += 1;
         format!("__asyncpg_rs_stmt_{:x}__", self.stmt_counter)
     }
@@ -230,7 +260,7 @@ impl PyBaseProtocol {
             if stmt.name.is_empty() {
                 continue;
             }
-            if Arc::strong_count(&stmt) > 1 {
+            if !stmt.can_close() {
                 // A PreparedStatement (or a request in flight) still uses it: close it later.
                 kept.push(stmt);
                 continue;
@@ -510,6 +540,8 @@ pub(super) fn build_statement(
         columns,
         desc,
         result_formats,
+        closed: AtomicBool::new(false),
+        uses: AtomicUsize::new(0),
     })
 }
 
@@ -559,5 +591,7 @@ pub(super) fn redescribe(
         columns,
         desc,
         result_formats,
+        closed: AtomicBool::new(false),
+        uses: AtomicUsize::new(0),
     }))
 }

@@ -508,6 +508,61 @@ impl PyBaseProtocol {
         self.cache.len()
     }
 
+    // The statement cache as asyncpg's `Connection._stmt_cache` shows it (see `_StatementCache`
+    // in connection.py): one cache, read and tuned here.
+
+    /// `statement_cache_size`, as changed by `set_statement_cache_max_size`.
+    fn statement_cache_max_size(&self) -> usize {
+        self.cache.capacity
+    }
+
+    /// Change the statement cache size; statements beyond it are closed with the next request.
+    fn set_statement_cache_max_size(&mut self, size: usize) {
+        self.cache.set_capacity(size, &mut self.to_close);
+    }
+
+    /// `max_cached_statement_lifetime` in seconds (0: forever).
+    fn statement_cache_max_lifetime(&self) -> f64 {
+        self.cache.max_lifetime.map_or(0.0, |d| d.as_secs_f64())
+    }
+
+    fn set_statement_cache_max_lifetime(&mut self, seconds: f64) {
+        let lifetime = (seconds > 0.0 && seconds.is_finite()).then(|| Duration::from_secs_f64(seconds));
+        self.cache.max_lifetime = lifetime;
+        self.described.max_lifetime = lifetime;
+    }
+
+    /// The `StatementState` of every cached statement, least recently used first.
+    fn cached_statements(&mut self, py: Python<'_>) -> PyResult<Vec<Py<PyStatement>>> {
+        self.cache.states(py)
+    }
+
+    /// The `StatementState` cached for `query`, or None; `promote` makes it most recently used.
+    #[pyo3(signature = (query, promote=true))]
+    fn cached_statement(&mut self, py: Python<'_>, query: &str, promote: bool) -> PyResult<Option<Py<PyStatement>>> {
+        self.cache.peek(py, query, promote)
+    }
+
+    /// Statements evicted from the cache that nothing uses any more, waiting to be closed on the
+    /// server with the next request (asyncpg's `Connection._stmts_to_close`); their states read
+    /// `closed`.
+    fn statements_to_close(&self, py: Python<'_>) -> PyResult<Vec<Py<PyStatement>>> {
+        self.to_close
+            .iter()
+            .filter(|s| !s.name.is_empty() && s.can_close())
+            .map(|s| {
+                s.set_closed();
+                Py::new(py, PyStatement::new(s.clone()))
+            })
+            .collect()
+    }
+
+    /// Named statements created so far by all connections (asyncpg's `connection._uid`).
+    #[staticmethod]
+    fn statement_uid() -> u64 {
+        extended::STATEMENT_UID.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Send Terminate and close the transport.
     /// Send Terminate; with `close`, close the transport now, else let the server close it (the
     /// caller waits for `connection_lost`, with its own time limit).
@@ -520,6 +575,7 @@ impl PyBaseProtocol {
             let _ = t.call_method1(py, intern!(py, "write"), (data,));
         }
         self.state = State::Closed;
+        self.close_statements();
         if close {
             if let Some(t) = &self.transport {
                 t.call_method0(py, intern!(py, "close"))?;
@@ -531,6 +587,7 @@ impl PyBaseProtocol {
     /// Close the socket at once, without a Terminate message.
     fn abort_transport(&mut self, py: Python<'_>) -> PyResult<()> {
         self.state = State::Closed;
+        self.close_statements();
         if let Some(t) = &self.transport {
             t.call_method0(py, intern!(py, "abort"))?;
         }

@@ -123,6 +123,7 @@ impl PyBaseProtocol {
             let mut this = slf.try_borrow_mut()?;
             this.state = State::Closed;
             this.transport = None;
+            this.close_statements();
             this.lost_callback.take()
         };
         // Termination listeners run first (called outside the borrow, so they may use the
@@ -313,6 +314,7 @@ impl PyBaseProtocol {
                 // The statement went stale (ALTER TABLE ...): prepare again and rerun, as asyncpg does.
                 let named = !stmt.name.is_empty();
                 if named && self.cache.remove(&stmt.query, &stmt.name) {
+                    stmt.retire();
                     self.to_close.push(stmt.clone());
                 }
                 let name = if named { self.next_stmt_name() } else { String::new() };
@@ -359,6 +361,7 @@ impl PyBaseProtocol {
     /// A fatal protocol problem: close the connection and fail everything in flight.
     pub(super) fn abort(&mut self, py: Python<'_>, err: PyErr) {
         self.state = State::Closed;
+        self.close_statements();
         if let Some(t) = &self.transport {
             let _ = t.call_method0(py, intern!(py, "abort"));
         }

@@ -1,6 +1,7 @@
 //! A prepared statement as the server described it: parameter types, result columns and their codecs;
 //! and `Bind`, the one writer of Bind messages (every Bind the protocol sends goes through it).
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::{BufMut, BytesMut};
@@ -36,6 +37,38 @@ pub struct Statement {
     pub desc: Arc<RecordDescriptor>,
     /// Result format codes for Bind, one per column.
     pub result_formats: Vec<i16>,
+    /// Set when the statement is retired (evicted, invalidated, its connection gone) with no
+    /// PreparedStatement using it, or by `mark_closed()`: it is then closed on the server and any
+    /// use raises "is closed".
+    pub closed: AtomicBool,
+    /// PreparedStatement objects using it (asyncpg's `StatementState.refs`).
+    pub uses: AtomicUsize,
+}
+
+impl Statement {
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
+    }
+
+    pub fn set_closed(&self) {
+        self.closed.store(true, Ordering::Relaxed);
+    }
+
+    pub fn in_use(&self) -> bool {
+        self.uses.load(Ordering::Relaxed) > 0
+    }
+
+    /// Out of the cache: closed at once unless a PreparedStatement still uses it.
+    pub fn retire(&self) {
+        if !self.in_use() {
+            self.set_closed();
+        }
+    }
+
+    /// Nothing can use it any more: close it on the server with the next request.
+    pub fn can_close(self: &Arc<Self>) -> bool {
+        Arc::strong_count(self) == 1 || (self.is_closed() && !self.in_use())
+    }
 }
 
 /// A prepared statement handed to Python (`PreparedStatement` wraps it).
@@ -44,8 +77,39 @@ pub struct PyStatement {
     pub inner: Arc<Statement>,
 }
 
+impl PyStatement {
+    pub fn new(inner: Arc<Statement>) -> Self {
+        PyStatement { inner }
+    }
+}
+
 #[pymethods]
 impl PyStatement {
+    /// True once the statement can no longer be used (asyncpg's `StatementState.closed`).
+    #[getter]
+    fn closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+
+    /// Mark the statement closed: later use raises InterfaceError (asyncpg's
+    /// `StatementState.mark_closed()`).
+    fn mark_closed(&self) {
+        self.inner.set_closed();
+    }
+
+    /// A PreparedStatement starts using this statement.
+    fn attach(&self) {
+        self.inner.uses.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A PreparedStatement is gone.
+    fn detach(&self) {
+        let _ = self
+            .inner
+            .uses
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    }
+
     /// The server-side name ('' for the unnamed statement).
     #[getter]
     fn name(&self) -> &str {
