@@ -328,15 +328,21 @@ class Connection(metaclass=ConnectionMeta):
                 await protocol.sync()
             in_transaction = self.is_in_transaction()
             fut = protocol.many_start(state, mode, record_class)
+            sent = 0
+            pulled: list[typing.Any] = []
             try:
-                sent = 0
-                async for batch in _arg_batches(args):
+                async for batch in _arg_batches(args, pulled):
                     if not protocol.many_batch(state, batch, sent == 0, sent):
                         break  # the server already failed this request
                     sent += len(batch)
                     await protocol.drain()
                     await asyncio.sleep(0)  # let a server error arrive and stop the source
             except BaseException:
+                if pulled:
+                    # What the source gave before failing is written as far as full groups
+                    # go (as asyncpg): inside a transaction block those stay.
+                    with contextlib.suppress(Exception):
+                        protocol.many_batch(state, pulled, sent == 0, sent)
                 protocol.many_abort(in_transaction)
                 with contextlib.suppress(Exception):
                     await fut
@@ -1142,22 +1148,29 @@ def _as_list(args: typing.Any) -> typing.Any:
 _BATCH = 1000
 
 
-async def _arg_batches(args: typing.Any) -> typing.AsyncIterator[list[typing.Any]]:
-    batch: list[typing.Any] = []
+async def _arg_batches(
+    args: typing.Any, batch: list[typing.Any]
+) -> typing.AsyncIterator[list[typing.Any]]:
+    """Lists of up to _BATCH argument sets from `args`, filled into `batch` (so that what was
+    pulled before the source fails is still there for the caller)."""
     if hasattr(args, "__aiter__"):
         async for item in args:
             batch.append(item)
             if len(batch) >= _BATCH:
-                yield batch
-                batch = []
+                out = batch[:]
+                batch.clear()
+                yield out
     else:
         for item in args:
             batch.append(item)
             if len(batch) >= _BATCH:
-                yield batch
-                batch = []
+                out = batch[:]
+                batch.clear()
+                yield out
     if batch:
-        yield batch
+        out = batch[:]
+        batch.clear()
+        yield out
 
 
 _ROW_FORMATS: dict[str, type[typing.Any] | None] = {"record": None, "dict": dict, "tuple": tuple}

@@ -10,6 +10,13 @@ use super::statement::{Bind, PyStatement};
 use super::wrap::io_err;
 use super::{PyBaseProtocol, State};
 
+/// As asyncpg: argument sets are written in groups of four packets of at least 32 KB each; a
+/// group goes out once full, the last one with the Sync. A failure of the source (or of an
+/// argument) drops the group being filled, so inside a transaction block exactly the groups
+/// already written stay.
+const PACKET_SIZE: usize = 32 * 1024;
+const PACKETS_PER_WRITE: usize = 4;
+
 impl PyBaseProtocol {
     /// Start an executemany/fetchmany whose argument sets are sent in batches (`many_batch`),
     /// all under one Sync (`many_end`). The caller keeps other requests off the connection until
@@ -58,29 +65,42 @@ impl PyBaseProtocol {
             return Ok(false);
         }
         let stmt = stmt.get().inner.clone();
-        let mark = self.outbuf.len();
-        let written = (|| -> PyResult<()> {
-            if first {
-                self.write_pending_closes(py)?;
-                if stmt.name.is_empty() {
-                    self.write_unnamed_parse(py, &stmt)?;
-                }
+        if first {
+            self.write_pending_closes(py)?;
+            if stmt.name.is_empty() {
+                self.write_unnamed_parse(py, &stmt)?;
             }
-            for (i, args) in batch.iter().enumerate() {
+            // What precedes the argument sets goes out now: from here on, the output buffer
+            // holds only the group being filled, which a failure drops.
+            self.flush(py)?;
+            self.many_packet = (0, 0);
+        }
+        for (i, args) in batch.iter().enumerate() {
+            let mark = self.outbuf.len();
+            let written = (|| -> PyResult<()> {
                 self.write_bind(py, "", &stmt, &args, Some(offset + i))?;
                 if first && i == 0 && stmt.name.is_empty() {
                     frontend::describe(b'P', "", &mut self.outbuf).map_err(|e| io_err(py, e))?;
                 }
-                frontend::execute("", 0, &mut self.outbuf).map_err(|e| io_err(py, e))?;
+                frontend::execute("", 0, &mut self.outbuf).map_err(|e| io_err(py, e))
+            })();
+            if let Err(e) = written {
+                // Nothing half-written: the bad argument set's messages go.
+                self.outbuf.truncate(mark);
+                return Err(e);
             }
-            Ok(())
-        })();
-        if let Err(e) = written {
-            // Whole messages of this batch up to the bad one are dropped too: nothing half-written.
-            self.outbuf.truncate(mark);
-            return Err(e);
+            let (mut packet, mut packets) = self.many_packet;
+            packet += self.outbuf.len() - mark;
+            if packet >= PACKET_SIZE {
+                packet = 0;
+                packets += 1;
+                if packets == PACKETS_PER_WRITE {
+                    packets = 0;
+                    self.flush(py)?;
+                }
+            }
+            self.many_packet = (packet, packets);
         }
-        self.flush(py)?;
         Ok(true)
     }
 
@@ -91,6 +111,10 @@ impl PyBaseProtocol {
         if matches!(self.state, State::Closed) {
             return Ok(());
         }
+        // The group being filled is dropped; groups already written stay inside a transaction
+        // block, and are rolled back outside one.
+        self.outbuf.clear();
+        self.many_packet = (0, 0);
         if !in_transaction {
             frontend::parse("", "ROLLBACK", std::iter::empty(), &mut self.outbuf).map_err(|e| io_err(py, e))?;
             Bind::start(py, &mut self.outbuf, "", "", std::iter::empty())?.finish(py, &mut self.outbuf, &[])?;

@@ -89,6 +89,8 @@ pub struct PyBaseProtocol {
     /// Statements to Close with the next request, once nothing else (a PreparedStatement) holds them.
     to_close: Vec<Arc<Statement>>,
     stmt_counter: u64,
+    /// Streamed executemany: bytes in the current 32 KB packet, and full packets not yet written.
+    many_packet: (usize, usize),
     /// Default record class (None: Record).
     record_class: Option<Py<PyType>>,
     /// Called with (pid, channel, payload) for NOTIFY, through `loop.call_soon`.
@@ -147,6 +149,7 @@ impl PyBaseProtocol {
             overrides: HashMap::new(),
             introspected: HashSet::new(),
             stmt_counter: 0,
+            many_packet: (0, 0),
             record_class,
             notification_callback: None,
             notice_callback: None,
