@@ -29,6 +29,10 @@ mod framing;
 pub mod introspection;
 mod queue;
 pub mod statement;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_fuzz;
 mod types;
 mod wrap;
 
