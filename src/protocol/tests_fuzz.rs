@@ -256,23 +256,11 @@ fn fuzz_every_decoder() {
 fn fuzz_session_replies() {
     Python::initialize();
     Python::attach(|py| {
-        let harness = std::ffi::CString::new(format!(
-            "import asyncio, sys, types\n\
-             if 'asyncpg_rs' not in sys.modules:\n\
-             \x20   pkg = types.ModuleType('asyncpg_rs')\n\
-             \x20   pkg.__path__ = [{:?} + '/python/asyncpg_rs']\n\
-             \x20   sys.modules['asyncpg_rs'] = pkg\n\
-             class Transport:\n\
-             \x20   def write(self, data): pass\n\
-             \x20   def close(self): pass\n\
-             \x20   def abort(self): pass\n\
-             loop = asyncio.new_event_loop()\n",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap();
         let g = pyo3::types::PyDict::new(py);
-        py.run(&harness, Some(&g), None).unwrap();
-        let event_loop = g.get_item("loop").unwrap().unwrap();
+        g.set_item("ROOT", env!("CARGO_MANIFEST_DIR")).unwrap();
+        py.run(&std::ffi::CString::new(super::tests::HARNESS).unwrap(), Some(&g), None)
+            .unwrap();
+        let event_loop = g.get_item("new_loop").unwrap().unwrap().call0().unwrap();
         let transport_class = g.get_item("Transport").unwrap().unwrap();
         let prepared = [
             msg(b'1', &[]),
