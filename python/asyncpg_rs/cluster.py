@@ -285,6 +285,26 @@ class Cluster:
         if args:
             self._run_tool("pg_resetwal", *args, self._data_dir)
 
+    def restart(self, wait: int = 60) -> None:
+        """Restart the server (fast shutdown, then start with the same options and port)."""
+        if self.get_status() != "running":
+            raise ClusterError("cannot restart: the cluster is not running")
+        self._run_tool(
+            "pg_ctl",
+            "restart",
+            "-D",
+            self._data_dir,
+            "-l",
+            self._log_file,
+            "-m",
+            "fast",
+            "-w",
+            "-t",
+            str(int(wait)),
+            start_new_session=True,
+        )
+        self._connection_addr = self._connection_addr_from_pidfile()
+
     def reload(self) -> None:
         """Make the server re-read its configuration files (postgresql.conf, pg_hba.conf)."""
         if self.get_status() != "running":
