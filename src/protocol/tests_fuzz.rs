@@ -254,10 +254,8 @@ fn fuzz_every_decoder() {
 /// the bytes, no panic; the request ends resolved, failed, or waiting for more bytes.
 #[test]
 fn fuzz_session_replies() {
-    Python::initialize();
-    Python::attach(|py| {
+    super::tests::attach(|py| {
         let g = pyo3::types::PyDict::new(py);
-        g.set_item("ROOT", env!("CARGO_MANIFEST_DIR")).unwrap();
         py.run(&std::ffi::CString::new(super::tests::HARNESS).unwrap(), Some(&g), None)
             .unwrap();
         let event_loop = g.get_item("new_loop").unwrap().unwrap().call0().unwrap();
