@@ -10,7 +10,9 @@ pub mod errors;
 pub mod protocol;
 pub mod record;
 
-#[pymodule]
+// The free-threading audit is docs/free-threading.md: every #[pyclass] is frozen or borrow-checked,
+// module state is once-cells, atomics or thread-locals.
+#[pymodule(gil_used = false)]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     record::register(m)?;

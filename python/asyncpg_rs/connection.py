@@ -13,7 +13,7 @@ import typing
 import warnings
 import weakref
 
-from . import _copy, _named, connect_utils, exceptions, prepared_stmt, serverversion
+from . import _copy, _named, _stats, connect_utils, exceptions, prepared_stmt, serverversion
 from . import cursor as cursor_mod
 from . import transaction as transaction_mod
 from ._native import Record
@@ -28,9 +28,30 @@ from .protocol import (
 
 __all__ = ("Connection", "connect")
 
-LoggedQuery = collections.namedtuple(
+_LoggedQueryTuple = collections.namedtuple(
     "LoggedQuery", ["query", "args", "timeout", "elapsed", "exception", "conn_addr", "conn_params"]
 )
+
+
+class LoggedQuery(_LoggedQueryTuple):
+    """asyncpg's LoggedQuery (the same seven fields). asyncpg-rs adds ``rows`` outside the tuple
+    (unpacking is unchanged): the rows returned or affected when the call's result tells it
+    (``fetch`` and ``fetchmany`` lists, ``fetchrow``, a command status such as ``INSERT 0 5``),
+    else None."""
+
+    rows: int | None = None
+
+
+def _row_count(result: typing.Any) -> int | None:
+    if isinstance(result, list):
+        return len(result)
+    if isinstance(result, str):
+        tail = result.rpartition(" ")[2]
+        return int(tail) if tail.isdigit() else None
+    if isinstance(result, (Record, dict, tuple)):
+        return 1
+    return None
+
 
 #: Bound on sending a CancelRequest and waiting for the cancelled request, without command_timeout.
 _CANCEL_TIMEOUT = 10.0
@@ -181,6 +202,9 @@ class Connection(metaclass=ConnectionMeta):
         self._log_listeners: set[_Callback] = set()
         self._termination_listeners: set[_Callback] = set()
         self._query_loggers: set[_Callback] = set()
+        self._query_tracers: list[typing.Callable[[_stats.QueryStarted], typing.Any]] = []
+        # True while a query logger or tracer is set: the query methods then go through _logged.
+        self._observed = False
         self._cancellations: set[asyncio.Task[None]] = set()
         self._cancel_barrier: asyncio.Future[None] | None = None
         self._stmt_exclusive_section = None
@@ -255,7 +279,7 @@ class Connection(metaclass=ConnectionMeta):
         """
         if self._cancel_barrier is not None:
             await self._barrier()
-        if self._query_loggers:
+        if self._observed:
             return await self._logged(query, args, timeout, self._execute, query, args, timeout)
         return await self._execute(query, args, timeout)
 
@@ -285,7 +309,7 @@ class Connection(metaclass=ConnectionMeta):
         if self._cancel_barrier is not None:
             await self._barrier()
         args_list = _as_list(args)
-        if self._query_loggers:
+        if self._observed:
             return await self._logged(
                 command,
                 args_list,
@@ -366,7 +390,7 @@ class Connection(metaclass=ConnectionMeta):
             await self._barrier()
         if record_class is not None:
             _check_record_class(record_class)
-        if self._query_loggers:
+        if self._observed:
             return await self._logged(
                 query, args, timeout, self._query, query, args, MODE_ALL, 0, record_class, timeout
             )
@@ -389,7 +413,7 @@ class Connection(metaclass=ConnectionMeta):
             return None if row is None else row[column]
         if self._cancel_barrier is not None:
             await self._barrier()
-        if self._query_loggers:
+        if self._observed:
             return await self._logged(
                 query, args, timeout, self._query, query, args, MODE_VAL, column, Record, timeout
             )
@@ -415,7 +439,7 @@ class Connection(metaclass=ConnectionMeta):
             await self._barrier()
         if record_class is not None:
             _check_record_class(record_class)
-        if self._query_loggers:
+        if self._observed:
             return await self._logged(
                 query, args, timeout, self._query, query, args, MODE_ROW, 0, record_class, timeout
             )
@@ -445,7 +469,7 @@ class Connection(metaclass=ConnectionMeta):
         if self._cancel_barrier is not None:
             await self._barrier()
         args_list = _as_list(args)
-        if self._query_loggers:
+        if self._observed:
             return await self._logged(
                 query,
                 args_list,
@@ -461,9 +485,12 @@ class Connection(metaclass=ConnectionMeta):
 
     async def _logged(self, query, args, timeout, fn, *fn_args):  # type: ignore[no-untyped-def]
         started = time.monotonic()
+        ends = self._start_tracers(query, args, timeout, started) if self._query_tracers else ()
         exc: BaseException | None = None
+        result = None
         try:
-            return await fn(*fn_args)
+            result = await fn(*fn_args)
+            return result
         except BaseException as e:
             exc = e
             raise
@@ -477,6 +504,9 @@ class Connection(metaclass=ConnectionMeta):
                 conn_addr=self._addr,
                 conn_params=self._params,
             )
+            record.rows = None if exc is not None else _row_count(result)
+            for end in ends:
+                self._call_hook(end, record)
             for cb in list(self._query_loggers):
                 if cb.is_async:
                     self._loop.create_task(cb.cb(record))
@@ -658,9 +688,58 @@ class Connection(metaclass=ConnectionMeta):
     def add_query_logger(self, callback: typing.Callable[..., typing.Any]) -> None:
         """Call `callback(LoggedQuery)` after each query."""
         self._query_loggers.add(_Callback.from_callable(callback))
+        self._observed = True
 
     def remove_query_logger(self, callback: typing.Callable[..., typing.Any]) -> None:
         self._query_loggers.discard(_Callback.from_callable(callback))
+        self._observed = bool(self._query_loggers or self._query_tracers)
+
+    def add_query_tracer(self, tracer: typing.Callable[[_stats.QueryStarted], typing.Any]) -> None:
+        """Call ``tracer(QueryStarted)`` just before each query is sent (an asyncpg-rs extension).
+
+        If it returns a callable, that is called with the query's :class:`LoggedQuery` (elapsed
+        time, exception, ``rows``) when the query ends. Both calls are synchronous, on the loop,
+        so a tracing library can open a span at the start and close it at the end; an exception
+        from either goes to the loop's exception handler, never to the query.
+        """
+        if not callable(tracer):
+            raise exceptions.InterfaceError(f"expected a callable, got {tracer!r}")
+        self._query_tracers.append(tracer)
+        self._observed = True
+
+    def remove_query_tracer(
+        self, tracer: typing.Callable[[_stats.QueryStarted], typing.Any]
+    ) -> None:
+        with contextlib.suppress(ValueError):
+            self._query_tracers.remove(tracer)
+        self._observed = bool(self._query_loggers or self._query_tracers)
+
+    def _start_tracers(
+        self, query: str, args: typing.Any, timeout: float | None, started: float
+    ) -> list[typing.Callable[[LoggedQuery], typing.Any]]:
+        event = _stats.QueryStarted(query, args, timeout, self._addr, self._params, started)
+        ends = []
+        for tracer in list(self._query_tracers):
+            end = self._call_hook(tracer, event)
+            if callable(end):
+                ends.append(end)
+        return ends
+
+    def _call_hook(
+        self, hook: typing.Callable[[typing.Any], typing.Any], arg: typing.Any
+    ) -> typing.Any:
+        try:
+            return hook(arg)
+        except Exception as exc:
+            self._loop.call_exception_handler(
+                {"message": f"Exception in query tracer {hook!r}", "exception": exc}
+            )
+            return None
+
+    def get_stats(self) -> _stats.ConnectionStats:
+        """Counters of this connection since it was opened: queries, errors, rows, bytes sent
+        and received (an asyncpg-rs extension; always on)."""
+        return _stats.ConnectionStats._from_protocol(self._protocol)
 
     def query_logger(self, callback: typing.Callable[..., typing.Any]) -> _QueryLoggerContext:
         """Context manager that logs the queries run inside it with `callback`."""

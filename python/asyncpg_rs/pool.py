@@ -20,7 +20,7 @@ import sys
 import types
 import warnings
 
-from . import _named
+from . import _named, _stats
 from ._compat import public_class_name
 from .exceptions import ConnectionDoesNotExistError, InterfaceError, InterfaceWarning
 
@@ -266,6 +266,9 @@ class PoolConnectionHolder:
         pool = self._pool
         generation = pool._generation
         con = await pool._get_new_connection()
+        pool._counters.connections_opened += 1
+        if self._generation is not None:  # this seat had a connection before
+            pool._counters.reconnects += 1
         if pool.is_closing():
             await con.close()
             raise InterfaceError("pool is closing")
@@ -407,6 +410,8 @@ class PoolConnectionHolder:
 
     def _drop_connection(self):
         self._cancel_idle_timer()
+        if self._con is not None:
+            self._pool._counters.retire(self._con)
         self._con = None
 
     def _free(self):
@@ -545,6 +550,7 @@ class Pool:
         "_connect_args",
         "_connect_kwargs",
         "_connection_class",
+        "_counters",
         "_free",
         "_generation",
         "_holders",
@@ -650,6 +656,7 @@ class Pool:
         self._closed = False
         self._generation = 0
         self._maintenance_task = None
+        self._counters = _stats._PoolCounters()
 
     # -- initialisation --
 
@@ -768,14 +775,23 @@ class Pool:
         self._free.append(holder)
 
     async def _get_holder(self):
+        counters = self._counters
         holder = self._take_free()
         if holder is not None:
+            counters.acquisitions += 1
             return holder
         waiter = self._loop.create_future()
         self._waiters.append(waiter)
+        started = self._loop.time()
         try:
-            return await waiter
+            holder = await waiter
+            counters.acquisitions += 1
+            counters.waits += 1
+            counters.wait_time += self._loop.time() - started
+            return holder
         except BaseException:
+            counters.waits_failed += 1
+            counters.wait_time += self._loop.time() - started
             if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
                 # Handed a holder just as we were cancelled: pass it on.
                 self._put_holder(waiter.result())
@@ -871,6 +887,11 @@ class Pool:
     def get_idle_size(self):
         """Return the current number of idle connections in this pool."""
         return sum(holder.is_connected() and holder.is_idle() for holder in self._holders)
+
+    def get_stats(self):
+        """Size, waiters, acquisitions, time spent waiting for a connection, reconnects and the
+        connections' query/row/byte counters (an asyncpg-rs extension; always on)."""
+        return self._counters.snapshot(self, (h._con for h in self._holders if h._con is not None))
 
     @property
     def named(self):

@@ -218,7 +218,10 @@ impl PyBaseProtocol {
             _ => return Ok(()),
         };
         match decode_row_bytes(py, stmt, body, record_class.as_ref().map(|c| c.bind(py))) {
-            Ok(rec) => rows.push(rec),
+            Ok(rec) => {
+                rows.push(rec);
+                self.stats.rows += 1;
+            }
             Err(e) => p.failure = Some(Failure::Client(e)),
         }
         Ok(())

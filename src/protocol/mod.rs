@@ -29,6 +29,7 @@ mod framing;
 pub mod introspection;
 mod queue;
 pub mod statement;
+mod stats;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -112,6 +113,8 @@ pub struct PyBaseProtocol {
     /// Command status of the last finished extended-protocol execution (`SELECT 1`, ...).
     #[pyo3(get)]
     last_status: Option<String>,
+    /// Errors, rows and bytes (`stats()`).
+    stats: stats::Stats,
 }
 
 #[pymethods]
@@ -160,6 +163,7 @@ impl PyBaseProtocol {
             lost_callback: None,
             queries_count: 0,
             last_status: None,
+            stats: stats::Stats::default(),
         }
     }
 
@@ -170,7 +174,9 @@ impl PyBaseProtocol {
     }
 
     fn data_received(&mut self, py: Python<'_>, data: &Bound<'_, PyBytes>) {
-        self.inbuf.extend_from_slice(data.as_bytes());
+        let data = data.as_bytes();
+        self.stats.bytes_received += data.len() as u64;
+        self.inbuf.extend_from_slice(data);
         if let Err(e) = self.process(py) {
             self.abort(py, e);
         }
@@ -511,6 +517,12 @@ impl PyBaseProtocol {
     }
 
     /// Number of statements in the cache.
+    /// `(queries, errors, rows, bytes_sent, bytes_received)` since the connection was opened.
+    fn stats(&self) -> (u64, u64, u64, u64, u64) {
+        let s = self.stats;
+        (self.queries_count, s.errors, s.rows, s.bytes_sent, s.bytes_received)
+    }
+
     fn statement_cache_len(&self) -> usize {
         self.cache.len()
     }
@@ -577,6 +589,7 @@ impl PyBaseProtocol {
     fn terminate(&mut self, py: Python<'_>, close: bool) -> PyResult<()> {
         if let (State::Ready, Some(t)) = (&self.state, &self.transport) {
             frontend::terminate(&mut self.outbuf);
+            self.stats.bytes_sent += self.outbuf.len() as u64;
             let data = PyBytes::new(py, &self.outbuf);
             self.outbuf.clear();
             let _ = t.call_method1(py, intern!(py, "write"), (data,));

@@ -191,6 +191,7 @@ impl PyBaseProtocol {
         if self.outbuf.is_empty() {
             return Ok(());
         }
+        self.stats.bytes_sent += self.outbuf.len() as u64;
         let data = PyBytes::new(py, &self.outbuf);
         self.outbuf.clear();
         match &self.transport {
@@ -328,6 +329,7 @@ impl PyBaseProtocol {
                 return self.send_prepare_with(py, fut, name, stmt.query.clone(), named, Some(then));
             }
         }
+        self.stats.errors += 1;
         let query = match &kind {
             Kind::Prepare { query, .. } | Kind::Simple { query } => Some(query.as_str()),
             Kind::Execute { stmt, .. } | Kind::Portal { stmt, .. } => Some(stmt.query.as_str()),
