@@ -157,6 +157,24 @@ async def test_mark_closed_and_connection_loss_close_states(con):
     assert state.closed and len(con._stmt_cache) == 0
 
 
+async def test_server_caps_and_copy_introspection_from_the_cache(con):
+    caps = con._server_caps
+    assert caps.sql_copy_from_where and caps.advisory_locks and caps.sql_reset
+    await con.execute("CREATE TEMP TABLE cp_cache(a text, b int)")
+    key = ('SELECT "a", "b" FROM "cp_cache" LIMIT 1', asyncpg_rs.Record, False)
+    assert await con.copy_records_to_table("cp_cache", records=[("a", 1)], columns=["a", "b"])
+    entry = con._stmt_cache.get(key, promote=False)
+    assert entry is not None
+    await con.copy_records_to_table("cp_cache", records=[("b", 2)], columns=["a", "b"])
+    assert con._stmt_cache.get(key, promote=False) is entry
+
+
+async def test_protocol_abort_loses_the_connection(con):
+    con._protocol.abort()
+    await asyncio.sleep(0.05)
+    assert con.is_closed()
+
+
 async def test_uid_counts_named_statements(pg_dsn):
     from asyncpg_rs import connection
 

@@ -279,8 +279,9 @@ async def copy_records(
     tab = table_spec(table_name, schema_name, None)
     cols = list(columns) if columns else None
     select_cols = ", ".join(utils._quote_ident(c) for c in cols) if cols else "*"
+    # From the statement cache, as asyncpg: repeated copies skip the round trip.
     state = await con._wait(
-        con._protocol.prepare(f"SELECT {select_cols} FROM {tab} LIMIT 1", ""), timeout
+        con._protocol.statement_for(f"SELECT {select_cols} FROM {tab} LIMIT 1"), timeout
     )
     if cols is None:
         cols = [name for name, _oid, _tname in state.attributes()]

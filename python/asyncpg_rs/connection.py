@@ -114,8 +114,13 @@ class _StatementCache:
             raise ValueError("max_lifetime must be non-negative")
         self._protocol.set_statement_cache_max_lifetime(float(new_lifetime))
 
-    def get(self, query: str, promote: bool = True) -> typing.Any:
-        """The ``StatementState`` cached for `query`, or None."""
+    def get(self, query: typing.Any, promote: bool = True) -> typing.Any:
+        """The ``StatementState`` cached for `query`, or None. asyncpg's own keys
+        ``(query, record_class, ignore_custom_codec)`` are accepted: the cache here is by query."""
+        if isinstance(query, tuple) and query:
+            query = query[0]
+        if not isinstance(query, str):
+            return None
         return self._protocol.cached_statement(query, promote)
 
     def __contains__(self, query: object) -> bool:
@@ -128,6 +133,37 @@ class _StatementCache:
     def clear(self) -> None:
         """Forget every cached statement (closed on the server with the next request)."""
         self._protocol.clear_statement_cache()
+
+
+class ServerCapabilities(typing.NamedTuple):
+    """What the server supports, as asyncpg detects it (``Connection._server_caps``)."""
+
+    advisory_locks: bool
+    notifications: bool
+    plpgsql: bool
+    sql_reset: bool
+    sql_close_all: bool
+    sql_copy_from_where: bool
+    jit: bool
+
+
+def _detect_server_capabilities(
+    version: serverversion.ServerVersion, settings: dict[str, str]
+) -> ServerCapabilities:
+    """PostgreSQL, or one of the look-alikes asyncpg knows by their startup parameters."""
+    if "padb_revision" in settings:  # Amazon Redshift
+        return ServerCapabilities(False, False, False, True, False, False, False)
+    if "crdb_version" in settings or "crate_version" in settings:  # CockroachDB, CrateDB
+        return ServerCapabilities(False, False, False, False, False, False, False)
+    return ServerCapabilities(
+        advisory_locks=True,
+        notifications=True,
+        plpgsql=True,
+        sql_reset=True,
+        sql_close_all=True,
+        sql_copy_from_where=version.major >= 12,
+        jit=version >= (11, 0),
+    )
 
 
 class _ConnectionConfig(typing.NamedTuple):
@@ -211,7 +247,9 @@ class Connection(metaclass=ConnectionMeta):
         self._server_version = serverversion.split_server_version_string(
             protocol.get_settings().get("server_version", "0")
         )
-        self._server_caps = None
+        self._server_caps = _detect_server_capabilities(
+            self._server_version, protocol.get_settings()
+        )
         self._proxy = None
         # As asyncpg: in asyncio debug mode a connection dropped unclosed says where it was made.
         self._source_traceback = _extract_stack() if loop.get_debug() else None

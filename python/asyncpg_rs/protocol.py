@@ -23,6 +23,11 @@ class Protocol(_native.BaseProtocol):
         self._write_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
 
+    def abort(self) -> None:
+        """Close the socket at once, without Terminate (asyncpg's ``Protocol.abort()``); the
+        connection then goes through its usual loss handling."""
+        self.abort_transport()
+
     def pause_writing(self) -> None:
         self._write_paused = True
 

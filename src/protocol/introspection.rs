@@ -119,7 +119,8 @@ pub fn parse_rows(rows: &[Vec<Option<String>>]) -> HashMap<u32, TypeDesc> {
 
 /// Build codecs for the described types. `known` gives codecs that already exist (overrides,
 /// builtins, earlier introspection). Base types without a binary codec get the text-format codec
-/// (`Codec::TextFormat`); composites and ranges over such a type are left out (read as text).
+/// (`Codec::TextFormat`); a composite or range over such a type is an UnsupportedClientFeatureError,
+/// as in asyncpg.
 pub fn build_codecs(
     py: Python<'_>,
     types: &HashMap<u32, TypeDesc>,
@@ -162,23 +163,21 @@ fn resolve(
             // Enum labels travel as their text in binary format too.
             'e' => Some(Codec::Text(oid)),
             'd' => resolve(py, t.base, types, known, built, visiting)?,
-            // A range travels in binary only: a subtype read as text leaves it as text.
-            'r' => resolve(py, t.range_subtype, types, known, built, visiting)?
-                .filter(|sub| sub.format_code() == 1)
-                .and_then(|sub| Codec::range(oid, sub)),
+            // A range travels in binary only: a subtype read as text cannot be handled (as asyncpg).
+            'r' => match resolve(py, t.range_subtype, types, known, built, visiting)? {
+                Some(sub) if sub.format_code() == 0 => return Err(text_unsupported(py, t, "range")),
+                sub => sub.and_then(|sub| Codec::range(oid, sub)),
+            },
             'm' => resolve(py, t.multirange_of, types, known, built, visiting)?
                 .and_then(|range| Codec::multirange(oid, range)),
             'c' => {
                 let mut fields = Vec::with_capacity(t.fields.len());
                 let mut complete = true;
                 for (_, name, foid) in &t.fields {
-                    // As for ranges: a field read as text leaves the whole composite as text.
+                    // As for ranges: a field read as text cannot be handled (as asyncpg).
                     match resolve(py, *foid, types, known, built, visiting)? {
-                        Some(c) if c.format_code() == 1 => fields.push((name.clone(), *foid, c)),
-                        Some(_) => {
-                            complete = false;
-                            break;
-                        }
+                        Some(c) if c.format_code() == 0 => return Err(text_unsupported(py, t, "composite")),
+                        Some(c) => fields.push((name.clone(), *foid, c)),
                         None => {
                             complete = false;
                             break;
@@ -201,6 +200,19 @@ fn resolve(
     visiting.remove(&oid);
     built.insert(oid, codec.clone());
     Ok(codec)
+}
+
+/// asyncpg's error for a range or composite type over an element exchanged as text: those travel
+/// in binary only, and a text element has no binary form here.
+fn text_unsupported(py: Python<'_>, t: &TypeDesc, kind: &str) -> PyErr {
+    crate::errors::client_error(
+        py,
+        "UnsupportedClientFeatureError",
+        format!(
+            "cannot decode type \"{}\".\"{}\": text encoding of {kind} types is not supported",
+            t.schema, t.name
+        ),
+    )
 }
 
 /// The `oid[]` literal for `$1`.

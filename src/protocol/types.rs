@@ -9,7 +9,7 @@ use postgres_protocol::message::frontend;
 use pyo3::prelude::*;
 
 use super::introspection;
-use super::queue::{Described, Kind, Pending};
+use super::queue::{set_exception, Described, Kind, Pending};
 use super::statement::Bind;
 use super::wrap::{io_err, protocol_err};
 use super::PyBaseProtocol;
@@ -30,7 +30,20 @@ impl PyBaseProtocol {
         let types = introspection::parse_rows(rows);
         let built = {
             let known = |oid: u32| self.codec_for(oid);
-            introspection::build_codecs(py, &types, &known)?
+            introspection::build_codecs(py, &types, &known)
+        };
+        let built = match built {
+            Ok(built) => built,
+            Err(e) => {
+                // A type this driver cannot exchange (a composite or range over a text-only
+                // type): the request fails with asyncpg's error; the connection goes on, and the
+                // statement parsed for it is closed with the next request.
+                if !resume.name.is_empty() {
+                    frontend::close(b'S', &resume.name, &mut self.outbuf).map_err(|e| io_err(py, e))?;
+                }
+                set_exception(py, &fut, e);
+                return Ok(());
+            }
         };
         self.type_cache.extend(built);
         for oid in types.keys() {

@@ -80,6 +80,8 @@ async def text_types(pg_dsn):
                 INPUT = {schema}.tonly_in, OUTPUT = {schema}.tonly_out,
                 LIKE = text, CATEGORY = 'S'
             );
+            CREATE TYPE {schema}.ccomp AS (a int, c citext);
+            CREATE TYPE {schema}.crange AS RANGE (subtype = citext);
             CREATE TABLE {schema}.tab (
                 id int, m money[], c citext[], h hstore[], t {schema}.tonly[]
             );
@@ -222,5 +224,24 @@ async def test_text_element_arrays_in_executemany_and_rows(pg_dsn, text_types):
             found = await stmt.fetchval(["AB", "X,Y"])
             await con.execute(f"DELETE FROM {schema}.tab")
             return [type_shape(list(rows)), type_shape(found)]
+
+    await assert_same(pg_dsn, scenario)
+
+
+async def test_composites_and_ranges_over_text_types_are_refused(pg_dsn, text_types):
+    # asyncpg: composites and ranges travel in binary only, so one over a type read as text is
+    # an UnsupportedClientFeatureError (not a str, not a hang), and the connection goes on.
+    schema = text_types
+
+    async def scenario(con):
+        return [
+            await outcome(con.fetchval(f"SELECT ROW(1, 'x')::{schema}.ccomp")),
+            await outcome(con.fetchval(f"SELECT $1::{schema}.ccomp", (1, "x"))),
+            await outcome(con.fetchval(f"SELECT {schema}.crange('a', 'z')")),
+            await outcome(con.fetchval(f"SELECT $1::{schema}.crange", ["a", "z"])),
+            await outcome(con.fetchval("SELECT 42")),
+            await outcome(con.fetchval(f"SELECT ARRAY[ROW(1, 'x')::{schema}.ccomp]")),
+            await outcome(con.fetchval("SELECT 43")),
+        ]
 
     await assert_same(pg_dsn, scenario)
