@@ -201,3 +201,15 @@ async def test_rss_flat_over_connect_close_cycles(driver, pg_connect_kwargs):
     gc.collect()
     growth = _rss_mb() - start
     assert growth < 5.0, f"RSS grew by {growth:.1f} MB over 400 connect/close cycles"
+
+
+@pytest.mark.parametrize("driver", ["asyncpg_rs"], indirect=True)
+async def test_cycle_through_the_native_protocol_is_collected(driver, pg_connect_kwargs):
+    """The native protocol takes part in cycle collection (``__traverse__``/``__clear__``): a
+    callback that holds its connection strongly does not pin either."""
+    con = await driver.connect(**pg_connect_kwargs)
+    refs = {"connection": weakref.ref(con), "protocol": weakref.ref(con._protocol)}
+    con._protocol.notice_callback = con._on_notice  # a strong cycle, as before the weak refs
+    await con.close()
+    del con
+    await _assert_collected(refs, _counts(driver), driver)

@@ -16,6 +16,7 @@
 //! - `types`: codec choice per OID, user codec overrides, driving type introspection
 //! - `copy`: COPY TO/FROM
 //! - `batch`: streamed executemany
+//! - `gc`: what the cycle collector may visit and clear
 //! - `framing`: wire helpers without I/O; `wrap`: errors as asyncpg's exceptions
 //! - `statement`, `cache`, `introspection`: a described statement, the LRU cache, the catalog query
 
@@ -26,6 +27,7 @@ mod copy;
 mod dispatch;
 mod extended;
 mod framing;
+mod gc;
 pub mod introspection;
 mod queue;
 pub mod statement;
@@ -47,6 +49,7 @@ use postgres_protocol::message::frontend;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyType};
+use pyo3::{PyTraverseError, PyVisit};
 
 use crate::codecs::Codec;
 use cache::StatementCache;
@@ -188,6 +191,16 @@ impl PyBaseProtocol {
 
     fn connection_lost(slf: &Bound<'_, Self>, _exc: Option<Py<PyAny>>) -> PyResult<()> {
         Self::lose_connection(slf)
+    }
+
+    // ----- the cycle collector (gc.rs) -----
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        self.traverse_refs(&visit)
+    }
+
+    fn __clear__(&mut self) {
+        self.clear_refs()
     }
 
     // ----- session -----
