@@ -12,7 +12,6 @@ import time
 import urllib.parse
 
 import pytest
-import pytest_asyncio
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(60)]
 
@@ -34,15 +33,6 @@ def server(pg_cluster):
 def auth_user(request, pg_auth_users):
     """A role that must authenticate with the pg_hba.conf method in the test id, over TCP."""
     return pg_auth_users[request.param]
-
-
-@pytest_asyncio.fixture
-async def con(driver, pg_dsn):
-    c = await driver.connect(pg_dsn)
-    try:
-        yield c
-    finally:
-        await c.close()
 
 
 def _free_port() -> int:

@@ -3,20 +3,10 @@
 from __future__ import annotations
 
 import pytest
-import pytest_asyncio
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(60)]
 
 QUERY = "SELECT g FROM generate_series(1, $1::int) g"
-
-
-@pytest_asyncio.fixture
-async def con(driver, pg_dsn):
-    c = await driver.connect(pg_dsn)
-    try:
-        yield c
-    finally:
-        await c.close()
 
 
 # ----- iteration -----

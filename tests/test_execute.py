@@ -15,15 +15,6 @@ pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(60)]
 
 
 @pytest_asyncio.fixture
-async def con(driver, pg_dsn):
-    c = await driver.connect(pg_dsn)
-    try:
-        yield c
-    finally:
-        await c.close()
-
-
-@pytest_asyncio.fixture
 async def table(con):
     await con.execute(
         "CREATE TEMP TABLE items (id int PRIMARY KEY, name text, qty int NOT NULL DEFAULT 0)"

@@ -11,15 +11,6 @@ pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(60)]
 
 
 @pytest_asyncio.fixture
-async def con(driver, pg_dsn):
-    c = await driver.connect(pg_dsn)
-    try:
-        yield c
-    finally:
-        await c.close()
-
-
-@pytest_asyncio.fixture
 async def other(driver, pg_dsn):
     c = await driver.connect(pg_dsn)
     try:

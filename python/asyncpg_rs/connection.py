@@ -25,6 +25,7 @@ from .protocol import (
     MODE_VAL,
     Protocol,
 )
+from .utils import _quote_ident
 
 __all__ = ("Connection", "connect")
 
@@ -1225,10 +1226,6 @@ def _extract_stack(limit: int = 10) -> str:
     frames = list(stack[i : i + limit])
     frames.reverse()
     return "".join(traceback.format_list(frames))
-
-
-def _quote_ident(ident: str) -> str:
-    return '"{}"'.format(ident.replace('"', '""'))
 
 
 def _check_timeout(timeout: typing.Any) -> float:
