@@ -1,9 +1,9 @@
 """Connection pool with asyncpg's semantics: create_pool(), Pool, and what acquire() yields.
 
-The pool talks to its connections through the public Connection API only, plus a few optional
-hooks it uses when a connection class provides them (see ``_con_*`` helpers below):
-``_on_release()``, ``_set_proxy()``, ``_reset()``, ``_queries_count`` and
-``add_termination_listener()``.  Without them it falls back to weaker, documented behaviour.
+The pool's connections are instances of Connection (or a subclass, as ``connection_class`` must
+be): besides the public API it calls Connection's pool hooks directly: ``_on_release()``,
+``_set_proxy()``, ``_reset()``, ``_reset_nowait()``, ``_queries_count`` and
+``add_termination_listener()``.
 
 Shape: a pool owns ``max_size`` holders.  A holder is a seat that holds at most one connection.
 Free holders sit in a LIFO list (connected ones first); acquirers that find none wait in FIFO
@@ -22,7 +22,7 @@ import warnings
 
 from . import _named, _stats
 from ._compat import public_class_name
-from .exceptions import ConnectionDoesNotExistError, InterfaceError, InterfaceWarning
+from .exceptions import ConnectionDoesNotExistError, InterfaceError
 
 try:  # The core may not be importable yet (or may be mid-import); resolved again on use.
     from .connection import Connection as _Connection
@@ -45,25 +45,6 @@ __all__ = ("Pool", "PoolAcquireContext", "PoolConnectionProxy", "create_pool")
 
 # asyncpg's logger name, so that logging set up for asyncpg keeps receiving the pool's warnings.
 logger = logging.getLogger("asyncpg.pool")
-
-# Connection methods that send a query; counted per connection for max_queries when the
-# connection does not count its own queries (no `_queries_count`).
-_QUERY_METHODS = frozenset(
-    {
-        "execute",
-        "executemany",
-        "fetch",
-        "fetchrow",
-        "fetchval",
-        "fetchmany",
-        "prepare",
-        "cursor",
-        "copy_from_table",
-        "copy_from_query",
-        "copy_to_table",
-        "copy_records_to_table",
-    }
-)
 
 
 def _connection_class():
@@ -140,7 +121,7 @@ class PoolConnectionProxy(_ConnectionProxy):
     def __init__(self, holder, con):
         self._con = con
         self._holder = holder
-        _con_set_proxy(con, self)  # listener callbacks then receive the proxy
+        con._set_proxy(self)  # listener callbacks then receive the proxy
 
     def __getattr__(self, attr):
         return getattr(self._con, attr)
@@ -150,7 +131,7 @@ class PoolConnectionProxy(_ConnectionProxy):
         if con is None:
             return None
         self._con = None
-        _con_set_proxy(con, None)
+        con._set_proxy(None)
         return con
 
     def __repr__(self):
@@ -161,7 +142,6 @@ class PoolConnectionProxy(_ConnectionProxy):
 
 def _make_forwarder(name, template):
     """A proxy method that calls ``type(con).<name>(con, ...)`` while the proxy is attached."""
-    counts_query = name in _QUERY_METHODS
 
     def forward(self, *args, **kwargs):
         con = self._con
@@ -169,8 +149,6 @@ def _make_forwarder(name, template):
             raise InterfaceError(
                 f"cannot call Connection.{name}(): connection has been released back to the pool"
             )
-        if counts_query:
-            self._holder._proxy_queries += 1
         result = getattr(type(con), name)(con, *args, **kwargs)
         if name == "close":
             return self._holder._after_close(con, result)
@@ -236,7 +214,6 @@ class PoolConnectionHolder:
         "_in_use",
         "_pool",
         "_proxy",
-        "_proxy_queries",
         "_releasing",
         "_timeout",
     )
@@ -250,7 +227,6 @@ class PoolConnectionHolder:
         self._releasing = False
         self._timeout = None  # the acquire timeout, reused by release()
         self._idle_handle = None
-        self._proxy_queries = 0
 
     def is_connected(self):
         return self._con is not None and not self._con.is_closed()
@@ -259,8 +235,7 @@ class PoolConnectionHolder:
         return self._in_use is None
 
     def _query_count(self):
-        count = getattr(self._con, "_queries_count", None)
-        return self._proxy_queries if count is None else count
+        return self._con._queries_count
 
     async def connect(self):
         pool = self._pool
@@ -276,10 +251,7 @@ class PoolConnectionHolder:
             raise ConnectionDoesNotExistError("connection was closed during pool initialization")
         self._con = con
         self._generation = generation
-        self._proxy_queries = 0
-        add_listener = getattr(con, "add_termination_listener", None)
-        if add_listener is not None:
-            add_listener(lambda _con: self._connection_lost(con))
+        con.add_termination_listener(lambda _con: self._connection_lost(con))
         self._arm_idle_timer()
 
     async def acquire(self):
@@ -353,7 +325,7 @@ class PoolConnectionHolder:
                     timeout = max(deadline - now(), 0.0)
             if pool._reset is not None:
                 async with _timeout(timeout):
-                    await _con_base_reset(con)
+                    await con._reset()
                     await pool._reset(con)
             elif timeout is not None or not (_default_reset(con) and con._reset_nowait()):
                 # With a deadline the reset is awaited, so that a dead network shows as
@@ -481,53 +453,7 @@ def _default_reset(con):
     """True when `con` uses Connection.reset() as is (so its reset may be pipelined)."""
     # NOTE: no import statement here: a function-level import costs an AttributeError or two per
     # call inside the import machinery (profiled 2026-12-02: 13% of a pool.fetchrow shortcut).
-    return type(con).reset is _connection_class().reset and hasattr(con, "_reset_nowait")
-
-
-async def _con_base_reset(con):
-    """What release does before a user-supplied ``reset``: drop listeners, end transactions."""
-    base_reset = getattr(con, "_reset", None)
-    if base_reset is not None:
-        await base_reset()
-        return
-    if con._top_xact is not None or con.is_in_transaction():
-        con._top_xact = None
-        await con.execute("ROLLBACK")
-
-
-def _con_set_proxy(con, proxy):
-    set_proxy = getattr(con, "_set_proxy", None)
-    if set_proxy is not None:
-        set_proxy(proxy)
-    elif hasattr(con, "_proxy"):
-        con._proxy = proxy
-
-
-def _con_on_release(con):
-    """Invalidate objects made on the connection (and warn about leftover listeners)."""
-    on_release = getattr(con, "_on_release", None)
-    if on_release is not None:
-        on_release()
-        return
-    try:
-        con._pool_release_ctr = getattr(con, "_pool_release_ctr", 0) + 1
-    except AttributeError:
-        pass
-    listeners = getattr(con, "_listeners", None) or {}
-    _warn_listeners(con, sum(len(cbs) for cbs in listeners.values()), "notification")
-    _warn_listeners(con, len(getattr(con, "_log_listeners", None) or ()), "log")
-
-
-def _warn_listeners(con, count, kind):
-    if count:
-        plural = "s" if count > 1 else ""
-        warnings.warn(
-            InterfaceWarning(
-                f"{con!r} is being released to the pool but has {count} active "
-                f"{kind} listener{plural}"
-            ),
-            stacklevel=4,
-        )
+    return type(con).reset is _connection_class().reset
 
 
 # -- the pool --------------------------------------------------------------------------------
@@ -951,7 +877,7 @@ class Pool:
         if connection._con is None or holder._releasing:
             return  # already released
         self._check_init()
-        _con_on_release(connection._con)
+        connection._con._on_release()
         if timeout is None:
             timeout = holder._timeout
         holder._releasing = True
