@@ -322,6 +322,11 @@ class Connection(metaclass=ConnectionMeta):
             return await self._logged(query, args, timeout, self._execute, query, args, timeout)
         return await self._execute(query, args, timeout)
 
+    # NOTE: the query fast path (ask the protocol, await its future, cancel the request on
+    # CancelledError, else _wait for timeouts) is written out in _execute, fetch, fetchval and
+    # fetchrow instead of shared through one helper coroutine: the extra coroutine frame costs
+    # ~180 ns per call (paired in-process measurement, Python 3.11, 2026-12-02: 1005 vs 1182 ns
+    # over a completed future), ~1.4% of select1's client CPU at 10 tasks. Keep the copies alike.
     async def _execute(
         self, query: str, args: tuple[typing.Any, ...], timeout: float | None
     ) -> str:
