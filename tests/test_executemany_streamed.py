@@ -125,3 +125,38 @@ async def test_other_calls_wait_for_a_streamed_executemany(con):
     assert await con.fetchval("SELECT 41 + 1") == 42
     await insert
     assert await con.fetchval("SELECT count(*) FROM em_t") == 3000
+
+
+@pytest.mark.parametrize("driver_name", ["asyncpg", "asyncpg_rs"])
+async def test_server_error_in_a_written_group_wins_and_stops_the_source(pg_dsn, driver_name):
+    # asyncpg's test_executemany_server_failure_during_writes / _client_server_failure_conflict:
+    # the source is pulled one argument set at a time, so a server error reported while a group
+    # is in flight stops it early, and is the outcome even when the source fails afterwards.
+    import importlib
+
+    driver = importlib.import_module(driver_name)
+    c = await driver.connect(pg_dsn)
+    try:
+        await c.execute("DROP TABLE IF EXISTS em_s; CREATE TABLE em_s(a text, b int PRIMARY KEY)")
+        pos = 0
+
+        def gen():
+            nonlocal pos
+            while pos < 128:
+                pos += 1
+                yield ("a", 0) if pos < 3 else ("a" * 32768, pos)
+
+        with pytest.raises(driver.UniqueViolationError):
+            await c.executemany("INSERT INTO em_s VALUES($1, $2)", gen())
+        assert await c.fetch("SELECT b FROM em_s") == []
+        assert pos < 128
+
+        with pytest.raises(driver.UniqueViolationError):
+            await c.executemany(
+                "INSERT INTO em_s VALUES($1, 0)",
+                (("a" * 32768,) for y in range(4, -1, -1) if y / y),
+            )
+        assert await c.fetch("SELECT b FROM em_s") == []
+    finally:
+        await c.execute("DROP TABLE IF EXISTS em_s")
+        await c.close()

@@ -397,23 +397,31 @@ class Connection(metaclass=ConnectionMeta):
             in_transaction = self.is_in_transaction()
             fut = protocol.many_start(state, mode, record_class)
             sent = 0
-            pulled: list[typing.Any] = []
             try:
-                async for batch in _arg_batches(args, pulled):
-                    if not protocol.many_batch(state, batch, sent == 0, sent):
+                # One argument set at a time, as asyncpg pulls them: a server error reported
+                # while a group is in flight stops the source early, and a failure of the source
+                # drops only the group being filled.
+                async for item in _arg_items(args):
+                    written = protocol.many_batch(state, [item], sent == 0, sent)
+                    if not written:
                         break  # the server already failed this request
-                    sent += len(batch)
-                    await protocol.drain()
-                    await asyncio.sleep(0)  # let a server error arrive and stop the source
-            except BaseException:
-                if pulled:
-                    # What the source gave before failing is written as far as full groups
-                    # go (as asyncpg): inside a transaction block those stay.
-                    with contextlib.suppress(Exception):
-                        protocol.many_batch(state, pulled, sent == 0, sent)
+                    sent += 1
+                    if written == 2:
+                        await protocol.drain()
+                        await asyncio.sleep(0)  # let a server error arrive
+                        if not protocol.many_batch(state, [], False, sent):
+                            break
+            except BaseException as source_error:
                 protocol.many_abort(in_transaction)
-                with contextlib.suppress(Exception):
+                try:
                     await fut
+                except exceptions.PostgresError as server_error:
+                    # The server refused an argument set already written: as in asyncpg, its
+                    # error is the outcome, not the source's that came after.
+                    if isinstance(source_error, Exception):
+                        raise server_error from None
+                except Exception:
+                    pass
                 raise
             protocol.many_end()
         finally:
@@ -1264,32 +1272,13 @@ def _as_list(args: typing.Any) -> typing.Any:
     return args
 
 
-_BATCH = 1000
-
-
-async def _arg_batches(
-    args: typing.Any, batch: list[typing.Any]
-) -> typing.AsyncIterator[list[typing.Any]]:
-    """Lists of up to _BATCH argument sets from `args`, filled into `batch` (so that what was
-    pulled before the source fails is still there for the caller)."""
+async def _arg_items(args: typing.Any) -> typing.AsyncIterator[typing.Any]:
     if hasattr(args, "__aiter__"):
         async for item in args:
-            batch.append(item)
-            if len(batch) >= _BATCH:
-                out = batch[:]
-                batch.clear()
-                yield out
+            yield item
     else:
         for item in args:
-            batch.append(item)
-            if len(batch) >= _BATCH:
-                out = batch[:]
-                batch.clear()
-                yield out
-    if batch:
-        out = batch[:]
-        batch.clear()
-        yield out
+            yield item
 
 
 _ROW_FORMATS: dict[str, type[typing.Any] | None] = {"record": None, "dict": dict, "tuple": tuple}

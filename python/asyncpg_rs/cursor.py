@@ -106,6 +106,10 @@ class _BaseCursor:
     async def _bind(self, timeout: float | None) -> None:
         con = self._con
         con._check_open()
+        if self._state is not None and self._state.closed:
+            raise exceptions.InterfaceError(
+                "cannot open a cursor: the prepared statement is closed"
+            )
         if not con.is_in_transaction():
             raise exceptions.NoActiveSQLTransactionError(
                 "cursor cannot be created outside of a transaction"

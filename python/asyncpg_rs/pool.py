@@ -274,8 +274,8 @@ class PoolConnectionHolder:
             try:
                 await pool._setup(proxy)
             except BaseException as ex:
-                # The connection's state is unknown after a failed setup: do not reuse it.
-                proxy._detach()
+                # The connection's state is unknown after a failed setup: do not reuse it. The
+                # proxy the setup saw stays on it, so it reads is_closed() as asyncpg's does.
                 self._proxy = None
                 self._drop_connection()
                 await _close_quietly(con, cancelled=isinstance(ex, asyncio.CancelledError))

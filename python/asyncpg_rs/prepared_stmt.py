@@ -64,13 +64,16 @@ class PreparedStatement:
         if state is not None:
             state.detach()
 
-    def _check(self, meth: str) -> None:
-        con = self._con
-        if getattr(con, "_pool_release_ctr", 0) != self._release_ctr:
+    def _check_released(self, meth: str) -> None:
+        if getattr(self._con, "_pool_release_ctr", 0) != self._release_ctr:
             raise exceptions.InterfaceError(
                 f"cannot call PreparedStatement.{meth}(): the underlying connection has been "
                 "released back to the pool"
             )
+
+    def _check(self, meth: str) -> None:
+        con = self._con
+        self._check_released(meth)
         if con.is_closed() or self._state.closed:
             raise exceptions.InterfaceError(
                 f"cannot call PreparedStmt.{meth}(): the prepared statement is closed"
@@ -78,24 +81,29 @@ class PreparedStatement:
 
     def get_name(self) -> str:
         """The name of the statement on the server."""
+        self._check_released("get_name")
         return self._state.name
 
     def get_query(self) -> str:
         """The text of the query."""
+        self._check_released("get_query")
         return self._query
 
     def get_statusmsg(self) -> str | None:
         """The status of the last execution (e.g. ``'SELECT 2'``), or None before any."""
+        self._check_released("get_statusmsg")
         return self._last_status
 
     def get_parameters(self) -> tuple[types.Type, ...]:
         """The types of the statement's parameters."""
+        self._check_released("get_parameters")
         return tuple(
             _type_of(self._con._protocol, oid, name) for oid, name in self._state.parameters()
         )
 
     def get_attributes(self) -> tuple[types.Attribute, ...]:
         """The names and types of the result columns."""
+        self._check_released("get_attributes")
         return tuple(
             types.Attribute(name, _type_of(self._con._protocol, oid, tname))
             for name, oid, tname in self._state.attributes()

@@ -59,11 +59,12 @@ impl PyBaseProtocol {
         batch: &Bound<'_, PyList>,
         first: bool,
         offset: usize,
-    ) -> PyResult<bool> {
+    ) -> PyResult<u8> {
         self.check_open(py)?;
         if self.pending.back().is_some_and(|p| p.failure.is_some()) {
-            return Ok(false);
+            return Ok(0);
         }
+        let mut wrote_group = false;
         let stmt = stmt.get().inner.clone();
         if first {
             self.write_pending_closes(py)?;
@@ -97,11 +98,12 @@ impl PyBaseProtocol {
                 if packets == PACKETS_PER_WRITE {
                     packets = 0;
                     self.flush(py)?;
+                    wrote_group = true;
                 }
             }
             self.many_packet = (packet, packets);
         }
-        Ok(true)
+        Ok(if wrote_group { 2 } else { 1 })
     }
 
     /// Abandon a batched executemany after a client-side failure: inside a transaction block just

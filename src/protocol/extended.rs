@@ -109,7 +109,14 @@ impl PyBaseProtocol {
         check_cstr(py, portal)?;
         self.write_pending_closes(py)?;
         let mark = self.outbuf.len();
-        if let Err(e) = self.write_bind(py, portal, &stmt, args, None) {
+        // The unnamed statement may have been replaced since (type introspection uses it too).
+        let written = if stmt.name.is_empty() {
+            self.write_unnamed_parse(py, &stmt)
+        } else {
+            Ok(())
+        }
+        .and_then(|()| self.write_bind(py, portal, &stmt, args, None));
+        if let Err(e) = written {
             self.outbuf.truncate(mark);
             return Err(e);
         }

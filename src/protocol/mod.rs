@@ -460,8 +460,10 @@ impl PyBaseProtocol {
         self.batch_start(py, stmt, mode, record_class)
     }
 
-    /// Send one batch of argument sets (Bind/Execute each). Returns False once the server has
-    /// reported an error for this request: the rest would be ignored, stop producing it.
+    /// Add argument sets (Bind/Execute each), written in groups of four 32 KB packets. Returns 0
+    /// once the server has reported an error for this request (the rest would be ignored: stop
+    /// producing it), 2 when a group was written (wait for the transport before producing more),
+    /// else 1.
     fn many_batch(
         &mut self,
         py: Python<'_>,
@@ -469,7 +471,7 @@ impl PyBaseProtocol {
         batch: &Bound<'_, PyList>,
         first: bool,
         offset: usize,
-    ) -> PyResult<bool> {
+    ) -> PyResult<u8> {
         self.batch_send(py, stmt, batch, first, offset)
     }
 
