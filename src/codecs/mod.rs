@@ -35,6 +35,7 @@ mod numeric;
 mod oids;
 mod range;
 mod snapshot;
+mod strcache;
 mod text;
 mod text_array;
 mod user;

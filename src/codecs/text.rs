@@ -12,6 +12,9 @@ const JSON_VERSION: u8 = 1;
 
 pub fn decode_text(py: Python<'_>, buf: &[u8]) -> PyResult<Py<PyAny>> {
     if buf.len() > 1 && buf.is_ascii() {
+        if buf.len() <= super::strcache::MAX_LEN {
+            return super::strcache::ascii_str_cached(py, buf);
+        }
         return Ok(ascii_str(py, buf)?.into_any().unbind());
     }
     // Python validates the UTF-8 while decoding (and returns its cached objects for "" and one
