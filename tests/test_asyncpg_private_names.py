@@ -335,3 +335,37 @@ def test_names_under_the_asyncpg_alias(pg_dsn):
         "pool_msg": "expected pool connect callback to return an instance of "
         "'asyncpg.connection.Connection', got 'int'",
     }
+
+
+async def test_stale_statements_leave_the_cache_closed(con):
+    await con.execute("CREATE TEMP TABLE inv_t(a int, b int); INSERT INTO inv_t VALUES (1, 2)")
+    assert await con.fetchrow("SELECT * FROM inv_t") == (1, 2)
+    states = list(con._stmt_cache.iter_statements())
+    await con.execute("ALTER TABLE inv_t ALTER COLUMN b SET DATA TYPE text")
+    with pytest.raises(asyncpg_rs.InvalidCachedStatementError):
+        async with con.transaction():
+            await con.fetchrow("SELECT * FROM inv_t")
+    assert all(s.closed for s in states)  # out of the cache even inside a transaction block
+    assert await con.fetchrow("SELECT * FROM inv_t") == (1, "2")
+
+
+async def test_prepared_statement_closes_on_outdated_schema(con):
+    await con.execute("CREATE TYPE inv_typ AS (x int, y int)")
+    try:
+        await con.execute("CREATE TEMP TABLE inv_t2(a int, b inv_typ)")
+        await con.execute("INSERT INTO inv_t2 VALUES (1, (2, 3))")
+        ps = await con._prepare("SELECT * FROM inv_t2", use_cache=True)
+        assert await ps.fetchrow() == (1, (2, 3))
+        tx = con.transaction()
+        await tx.start()
+        try:
+            await con.execute("ALTER TYPE inv_typ ADD ATTRIBUTE c text")
+            with pytest.raises(asyncpg_rs.OutdatedSchemaCacheError):
+                await ps.fetchrow()
+            assert ps._state.closed
+            with pytest.raises(asyncpg_rs.InterfaceError, match="is closed"):
+                await ps.fetchrow()
+        finally:
+            await tx.rollback()
+    finally:
+        await con.execute("DROP TABLE IF EXISTS inv_t2; DROP TYPE inv_typ")

@@ -119,7 +119,12 @@ class PreparedStatement:
         # fetchval takes its value from a Record in Rust, whatever row_format says.
         record_class = _native.Record if meth == "fetchval" else self._record_class
         fut = con._protocol.execute_statement(self._state, args, mode, column, record_class)
-        result = await con._wait(fut, timeout)
+        try:
+            result = await con._wait(fut, timeout)
+        except exceptions.OutdatedSchemaCacheError:
+            # Its codecs describe types that changed: it cannot be used again (as asyncpg).
+            self._state.mark_closed()
+            raise
         self._last_status = con._protocol.last_status
         return result
 

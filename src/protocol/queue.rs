@@ -311,13 +311,14 @@ impl PyBaseProtocol {
             Failure::Server(_),
         ) = (&kind, &failure)
         {
+            // The statement went stale (ALTER TABLE ...): it leaves the cache either way.
+            let named = !stmt.name.is_empty();
+            if named && self.cache.remove(&stmt.query, &stmt.name) {
+                stmt.retire();
+                self.to_close.push(stmt.clone());
+            }
             if self.tx_status == b'I' && !then.retried {
-                // The statement went stale (ALTER TABLE ...): prepare again and rerun, as asyncpg does.
-                let named = !stmt.name.is_empty();
-                if named && self.cache.remove(&stmt.query, &stmt.name) {
-                    stmt.retire();
-                    self.to_close.push(stmt.clone());
-                }
+                // Outside a transaction block: prepare again and rerun, as asyncpg does.
                 let name = if named { self.next_stmt_name() } else { String::new() };
                 let then = Then {
                     args: then.args.clone_ref(py),
