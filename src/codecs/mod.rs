@@ -1,4 +1,5 @@
-//! PostgreSQL binary format <-> Python objects. Knows nothing of connections.
+//! PostgreSQL binary format <-> Python objects. Knows nothing of connections. The codecs are
+//! declared as one table below (`codec_table!`, see declare.rs): one row per codec.
 //!
 //! INTERFACE (stable, used by `protocol`):
 //! - `Codec`: cheap to clone; one per column / parameter of a statement.
@@ -20,6 +21,9 @@
 //!
 //! Types that asyncpg reads in text format (money, macaddr, regtype, ...) have no binary codec here:
 //! `for_oid` gives `None` and the text fallback returns the server's text, as asyncpg does.
+
+#[macro_use]
+mod declare;
 
 mod array;
 mod bits;
@@ -58,148 +62,142 @@ pub use oids::array_element;
 pub use range::{MultirangeCodec, RangeCodec};
 pub use user::UserCodec;
 
-/// A codec for one PostgreSQL type, dispatched with `match` (no trait objects on the hot path).
-#[derive(Clone, Debug)]
-pub enum Codec {
-    /// bool
-    Bool,
-    /// int2
-    Int2,
-    /// int4
-    Int4,
-    /// int8
-    Int8,
-    /// Unsigned 32-bit types: oid, xid, cid (the field is the type OID).
-    Uint4(u32),
-    /// Unsigned 64-bit types: xid8 (the field is the type OID).
-    Uint8(u32),
-    /// pg_lsn, read and written as a signed int8 as asyncpg does.
-    PgLsn,
-    /// float4
-    Float4,
-    /// float8
-    Float8,
-    /// numeric <-> decimal.Decimal
-    Numeric,
-    /// The text family: text, varchar, bpchar, name, xml, unknown, cstring (the field is the type OID);
-    /// also the text-format fallback.
-    Text(u32),
-    /// `"char"` (OID 18): one byte, as `bytes`.
-    Char,
-    /// bytea
-    Bytea,
-    /// uuid <-> uuid.UUID
-    Uuid,
-    /// date
-    Date,
-    /// time (naive)
-    Time,
-    /// timetz (aware time)
-    TimeTz,
-    /// timestamp (naive datetime)
-    Timestamp,
-    /// timestamptz (datetime in UTC)
-    TimestampTz,
-    /// interval <-> timedelta
-    Interval,
-    /// json (str)
-    Json,
-    /// jsonb (str; version byte on the wire)
-    Jsonb,
-    /// jsonpath (str; version byte on the wire)
-    Jsonpath,
-    /// json or jsonb as Python objects (the `json_objects` option; the field is the type OID).
-    JsonObjects(u32),
-    /// void (None)
-    Void,
-    /// inet <-> ipaddress Address / Interface
-    Inet,
-    /// cidr <-> ipaddress Network
-    Cidr,
-    /// tid <-> (block, offset)
-    Tid,
-    /// Arrays (and int2vector / oidvector) over an element codec.
-    Array(Arc<ArrayCodec>),
-    /// Text-format arrays of types asyncpg reads as text (money[], regtype[], ...): lists of str.
-    /// Made by `Codec::for_text_oid`, never by `for_oid` (these columns must be sent as text).
-    TextArray(u32),
-    /// A type exchanged as `str` in text format (`set_builtin_type_codec` to money, macaddr, ...).
-    TextFormat(u32),
-    /// point <-> `types.Point`
-    Point,
-    /// line <-> `types.Line`
-    Line,
-    /// lseg <-> `types.LineSegment`
-    Lseg,
-    /// box <-> `types.Box`
-    Box,
-    /// path <-> `types.Path`
-    Path,
-    /// polygon <-> `types.Polygon`
-    Polygon,
-    /// circle <-> `types.Circle`
-    Circle,
-    /// bit and varbit <-> `types.BitString` (the field is the type OID)
-    Bits(u32),
-    /// txid_snapshot and pg_snapshot <-> `(xmin, xmax, (xip, ...))` (the field is the type OID)
-    Snapshot(u32),
-    /// The anonymous `record` type -> tuple (fields by their own OIDs; never sent).
-    Record,
-    /// A composite type <-> Record.
-    Composite(Arc<CompositeCodec>),
-    /// A range type <-> `types.Range`.
-    Range(Arc<RangeCodec>),
-    /// A multirange type <-> list of `types.Range`.
-    Multirange(Arc<MultirangeCodec>),
-    /// hstore <-> dict (`set_builtin_type_codec(..., codec_name='pg_contrib.hstore')`; the field is
-    /// the type OID).
-    Hstore(u32),
-    /// A codec from `set_type_codec` (Python callables).
-    User(Arc<UserCodec>),
+codec_table! {
+    (py, buf, value, out);
+    unit {
+        /// bool
+        Bool = BOOL: numeric::decode_bool(py, buf), numeric::encode_bool(value, out);
+        /// int2
+        Int2 = INT2: numeric::decode_int2(py, buf), numeric::encode_int2(value, out);
+        /// int4
+        Int4 = INT4: numeric::decode_int4(py, buf), numeric::encode_int4(value, out);
+        /// int8
+        Int8 = INT8: numeric::decode_int8(py, buf), numeric::encode_int8(value, out);
+        /// pg_lsn, read and written as a signed int8 as asyncpg does.
+        PgLsn = PG_LSN: numeric::decode_int8(py, buf), numeric::encode_int8(value, out);
+        /// float4
+        Float4 = FLOAT4: numeric::decode_float4(py, buf), numeric::encode_float4(value, out);
+        /// float8
+        Float8 = FLOAT8: numeric::decode_float8(py, buf), numeric::encode_float8(value, out);
+        /// numeric <-> decimal.Decimal
+        Numeric = NUMERIC: numeric::decode_numeric(py, buf), numeric::encode_numeric(value, out);
+        /// `"char"` (OID 18): one byte, as `bytes`.
+        Char = CHAR: text::decode_bytea(py, buf), text::encode_bytea(value, out);
+        /// bytea
+        Bytea = BYTEA: text::decode_bytea(py, buf), text::encode_bytea(value, out);
+        /// uuid <-> uuid.UUID
+        Uuid = UUID: uuid::decode_uuid(py, buf), uuid::encode_uuid(value, out);
+        /// date
+        Date = DATE: datetime::decode_date(py, buf), datetime::encode_date(value, out);
+        /// time (naive)
+        Time = TIME: datetime::decode_time(py, buf), datetime::encode_time(value, out);
+        /// timetz (aware time)
+        TimeTz = TIMETZ: datetime::decode_timetz(py, buf), datetime::encode_timetz(value, out);
+        /// timestamp (naive datetime)
+        Timestamp = TIMESTAMP: datetime::decode_timestamp(py, buf), datetime::encode_timestamp(value, out);
+        /// timestamptz (datetime in UTC)
+        TimestampTz = TIMESTAMPTZ: datetime::decode_timestamptz(py, buf), datetime::encode_timestamptz(value, out);
+        /// interval <-> timedelta
+        Interval = INTERVAL: datetime::decode_interval(py, buf), datetime::encode_interval(value, out);
+        /// json (str)
+        Json = JSON: text::decode_text(py, buf), text::encode_text(value, out);
+        /// jsonb (str; version byte on the wire)
+        Jsonb = JSONB: text::decode_versioned(py, buf, "jsonb"), text::encode_versioned(value, out);
+        /// jsonpath (str; version byte on the wire)
+        Jsonpath = JSONPATH: text::decode_versioned(py, buf, "jsonpath"), text::encode_versioned(value, out);
+        /// void (None)
+        Void = VOID: Ok(py.None()), Ok(());
+        /// inet <-> ipaddress Address / Interface
+        Inet = INET: network::decode_inet(py, buf, false), network::encode_inet(value, out, false);
+        /// cidr <-> ipaddress Network
+        Cidr = CIDR: network::decode_inet(py, buf, true), network::encode_inet(value, out, true);
+        /// tid <-> (block, offset)
+        Tid = TID: numeric::decode_tid(py, buf), numeric::encode_tid(value, out);
+        /// point <-> `types.Point`
+        Point = POINT: geometry::decode_point(py, buf), geometry::encode_point(value, out);
+        /// line <-> `types.Line`
+        Line = LINE: geometry::decode_line(py, buf), geometry::encode_line(value, out);
+        /// lseg <-> `types.LineSegment`
+        Lseg = LSEG: geometry::decode_lseg(py, buf), geometry::encode_two_points(value, out);
+        /// box <-> `types.Box`
+        Box = BOX: geometry::decode_box(py, buf), geometry::encode_two_points(value, out);
+        /// path <-> `types.Path`
+        Path = PATH: geometry::decode_path(py, buf), geometry::encode_path(value, out);
+        /// polygon <-> `types.Polygon`
+        Polygon = POLYGON: geometry::decode_polygon(py, buf), geometry::encode_polygon(value, out);
+        /// circle <-> `types.Circle`
+        Circle = CIRCLE: geometry::decode_circle(py, buf), geometry::encode_circle(value, out);
+        /// The anonymous `record` type -> tuple (fields by their own OIDs; never sent).
+        Record = RECORD: composite::decode_record(py, buf), composite::encode_record(value, out);
+    }
+    data {
+        /// Unsigned 32-bit types: oid, xid, cid (the field is the type OID).
+        Uint4(u32),
+        /// Unsigned 64-bit types: xid8 (the field is the type OID).
+        Uint8(u32),
+        /// The text family: text, varchar, bpchar, name, xml, unknown, cstring (the field is the type
+        /// OID); also the text-format fallback.
+        Text(u32),
+        /// json or jsonb as Python objects (the `json_objects` option; the field is the type OID).
+        JsonObjects(u32),
+        /// Arrays (and int2vector / oidvector) over an element codec.
+        Array(Arc<ArrayCodec>),
+        /// Text-format arrays of types asyncpg reads as text (money[], regtype[], ...): lists of str.
+        /// Made by `Codec::for_text_oid`, never by `for_oid` (these columns must be sent as text).
+        TextArray(u32),
+        /// A type exchanged as `str` in text format (`set_builtin_type_codec` to money, macaddr, ...).
+        TextFormat(u32),
+        /// bit and varbit <-> `types.BitString` (the field is the type OID)
+        Bits(u32),
+        /// txid_snapshot and pg_snapshot <-> `(xmin, xmax, (xip, ...))` (the field is the type OID)
+        Snapshot(u32),
+        /// A composite type <-> Record.
+        Composite(Arc<CompositeCodec>),
+        /// A range type <-> `types.Range`.
+        Range(Arc<RangeCodec>),
+        /// A multirange type <-> list of `types.Range`.
+        Multirange(Arc<MultirangeCodec>),
+        /// hstore <-> dict (`set_builtin_type_codec(..., codec_name='pg_contrib.hstore')`; the field is
+        /// the type OID).
+        Hstore(u32),
+        /// A codec from `set_type_codec` (Python callables).
+        User(Arc<UserCodec>),
+    }
+    rows {
+        Codec::Uint4(oid) => *oid; numeric::decode_uint4(py, buf), numeric::encode_uint4(value, out);
+        Codec::Uint8(oid) => *oid; numeric::decode_uint8(py, buf), numeric::encode_uint8(value, out);
+        Codec::Text(oid) => *oid; text::decode_text(py, buf), text::encode_text(value, out);
+        Codec::JsonObjects(oid) => *oid;
+            json::decode_json_objects(py, buf, *oid == oids::JSONB),
+            json::encode_json_objects(value, out, *oid == oids::JSONB);
+        Codec::Array(a) => a.oid; a.decode(py, buf), a.encode(value, out);
+        Codec::TextArray(oid) => *oid;
+            text_array::decode_text_array(py, buf),
+            text_array::encode_text_array(value, out);
+        Codec::TextFormat(oid) => *oid; text::decode_text(py, buf), text::encode_text(value, out);
+        Codec::Bits(oid) => *oid; bits::decode_bits(py, buf), bits::encode_bits(value, out);
+        Codec::Snapshot(oid) => *oid; snapshot::decode_snapshot(py, buf), snapshot::encode_snapshot(value, out);
+        Codec::Composite(c) => c.oid; c.decode(py, buf), c.encode(value, out);
+        Codec::Range(r) => r.oid; r.decode(py, buf), r.encode(value, out);
+        Codec::Multirange(m) => m.oid; m.decode(py, buf), m.encode(value, out);
+        Codec::Hstore(oid) => *oid; hstore::decode_hstore(py, buf), hstore::encode_hstore(value, out);
+        Codec::User(u) => u.oid; u.decode(py, buf), u.encode(value, out);
+    }
 }
 
 impl Codec {
     /// The builtin codec for `oid`, or `None` for a type we do not know.
     pub fn for_oid(oid: u32) -> Option<Codec> {
         use oids::*;
+        if let Some(codec) = Codec::unit_for_oid(oid) {
+            return Some(codec);
+        }
         Some(match oid {
-            BOOL => Codec::Bool,
-            INT2 => Codec::Int2,
-            INT4 => Codec::Int4,
-            INT8 => Codec::Int8,
             OID | XID | CID => Codec::Uint4(oid),
             XID8 => Codec::Uint8(oid),
-            PG_LSN => Codec::PgLsn,
-            FLOAT4 => Codec::Float4,
-            FLOAT8 => Codec::Float8,
-            NUMERIC => Codec::Numeric,
             TEXT | VARCHAR | BPCHAR | NAME | XML | UNKNOWN | CSTRING => Codec::Text(oid),
-            CHAR => Codec::Char,
-            BYTEA => Codec::Bytea,
-            UUID => Codec::Uuid,
-            DATE => Codec::Date,
-            TIME => Codec::Time,
-            TIMETZ => Codec::TimeTz,
-            TIMESTAMP => Codec::Timestamp,
-            TIMESTAMPTZ => Codec::TimestampTz,
-            INTERVAL => Codec::Interval,
-            JSON => Codec::Json,
-            JSONB => Codec::Jsonb,
-            JSONPATH => Codec::Jsonpath,
-            VOID => Codec::Void,
-            INET => Codec::Inet,
-            CIDR => Codec::Cidr,
-            TID => Codec::Tid,
-            POINT => Codec::Point,
-            LINE => Codec::Line,
-            LSEG => Codec::Lseg,
-            BOX => Codec::Box,
-            PATH => Codec::Path,
-            POLYGON => Codec::Polygon,
-            CIRCLE => Codec::Circle,
             BIT | VARBIT => Codec::Bits(oid),
             TXID_SNAPSHOT | PG_SNAPSHOT => Codec::Snapshot(oid),
-            RECORD => Codec::Record,
             _ => {
                 if let Some(&(range, sub, _)) = RANGES.iter().find(|r| r.0 == oid || r.2 == oid) {
                     let range_codec = Codec::Range(Arc::new(RangeCodec {
@@ -237,57 +235,6 @@ impl Codec {
         }
     }
 
-    /// The type OID this codec was made for.
-    pub fn oid(&self) -> u32 {
-        use oids::*;
-        match self {
-            Codec::Bool => BOOL,
-            Codec::Int2 => INT2,
-            Codec::Int4 => INT4,
-            Codec::Int8 => INT8,
-            Codec::Uint4(oid) | Codec::Uint8(oid) | Codec::Text(oid) => *oid,
-            Codec::PgLsn => PG_LSN,
-            Codec::Float4 => FLOAT4,
-            Codec::Float8 => FLOAT8,
-            Codec::Numeric => NUMERIC,
-            Codec::Char => CHAR,
-            Codec::Bytea => BYTEA,
-            Codec::Uuid => UUID,
-            Codec::Date => DATE,
-            Codec::Time => TIME,
-            Codec::TimeTz => TIMETZ,
-            Codec::Timestamp => TIMESTAMP,
-            Codec::TimestampTz => TIMESTAMPTZ,
-            Codec::Interval => INTERVAL,
-            Codec::Json => JSON,
-            Codec::Jsonb => JSONB,
-            Codec::Jsonpath => JSONPATH,
-            Codec::Void => VOID,
-            Codec::Inet => INET,
-            Codec::Cidr => CIDR,
-            Codec::Tid => TID,
-            Codec::Array(a) => a.oid,
-            Codec::TextArray(oid)
-            | Codec::TextFormat(oid)
-            | Codec::Bits(oid)
-            | Codec::Snapshot(oid)
-            | Codec::Hstore(oid)
-            | Codec::JsonObjects(oid) => *oid,
-            Codec::Point => POINT,
-            Codec::Line => LINE,
-            Codec::Lseg => LSEG,
-            Codec::Box => BOX,
-            Codec::Path => PATH,
-            Codec::Polygon => POLYGON,
-            Codec::Circle => CIRCLE,
-            Codec::Record => RECORD,
-            Codec::Composite(c) => c.oid,
-            Codec::Range(r) => r.oid,
-            Codec::Multirange(m) => m.oid,
-            Codec::User(u) => u.oid,
-        }
-    }
-
     /// PostgreSQL's name of the type.
     pub fn type_name(&self) -> &str {
         match self {
@@ -301,102 +248,6 @@ impl Codec {
         oids::type_name(oid)
             .or_else(|| text_array::TEXT_ARRAY_TYPES.iter().find(|t| t.0 == oid).map(|t| t.1))
             .unwrap_or("unknown")
-    }
-
-    /// Decode one non-NULL binary value.
-    pub fn decode(&self, py: Python<'_>, buf: &[u8]) -> PyResult<Py<PyAny>> {
-        match self {
-            Codec::Bool => numeric::decode_bool(py, buf),
-            Codec::Int2 => numeric::decode_int2(py, buf),
-            Codec::Int4 => numeric::decode_int4(py, buf),
-            Codec::Int8 | Codec::PgLsn => numeric::decode_int8(py, buf),
-            Codec::Uint4(_) => numeric::decode_uint4(py, buf),
-            Codec::Uint8(_) => numeric::decode_uint8(py, buf),
-            Codec::Float4 => numeric::decode_float4(py, buf),
-            Codec::Float8 => numeric::decode_float8(py, buf),
-            Codec::Numeric => numeric::decode_numeric(py, buf),
-            Codec::Text(_) | Codec::Json => text::decode_text(py, buf),
-            Codec::Char | Codec::Bytea => text::decode_bytea(py, buf),
-            Codec::Uuid => uuid::decode_uuid(py, buf),
-            Codec::Date => datetime::decode_date(py, buf),
-            Codec::Time => datetime::decode_time(py, buf),
-            Codec::TimeTz => datetime::decode_timetz(py, buf),
-            Codec::Timestamp => datetime::decode_timestamp(py, buf),
-            Codec::TimestampTz => datetime::decode_timestamptz(py, buf),
-            Codec::Interval => datetime::decode_interval(py, buf),
-            Codec::Jsonb => text::decode_versioned(py, buf, "jsonb"),
-            Codec::Jsonpath => text::decode_versioned(py, buf, "jsonpath"),
-            Codec::JsonObjects(oid) => json::decode_json_objects(py, buf, *oid == oids::JSONB),
-            Codec::Void => Ok(py.None()),
-            Codec::Inet => network::decode_inet(py, buf, false),
-            Codec::Cidr => network::decode_inet(py, buf, true),
-            Codec::Tid => numeric::decode_tid(py, buf),
-            Codec::Array(a) => a.decode(py, buf),
-            Codec::TextArray(_) => text_array::decode_text_array(py, buf),
-            Codec::TextFormat(_) => text::decode_text(py, buf),
-            Codec::Point => geometry::decode_point(py, buf),
-            Codec::Line => geometry::decode_line(py, buf),
-            Codec::Lseg => geometry::decode_lseg(py, buf),
-            Codec::Box => geometry::decode_box(py, buf),
-            Codec::Path => geometry::decode_path(py, buf),
-            Codec::Polygon => geometry::decode_polygon(py, buf),
-            Codec::Circle => geometry::decode_circle(py, buf),
-            Codec::Bits(_) => bits::decode_bits(py, buf),
-            Codec::Snapshot(_) => snapshot::decode_snapshot(py, buf),
-            Codec::Record => composite::decode_record(py, buf),
-            Codec::Composite(c) => c.decode(py, buf),
-            Codec::Range(r) => r.decode(py, buf),
-            Codec::Multirange(m) => m.decode(py, buf),
-            Codec::Hstore(_) => hstore::decode_hstore(py, buf),
-            Codec::User(u) => u.decode(py, buf),
-        }
-    }
-
-    /// Encode one non-None value, appending its binary form to `out`.
-    pub fn encode(&self, value: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
-        match self {
-            Codec::Bool => numeric::encode_bool(value, out),
-            Codec::Int2 => numeric::encode_int2(value, out),
-            Codec::Int4 => numeric::encode_int4(value, out),
-            Codec::Int8 | Codec::PgLsn => numeric::encode_int8(value, out),
-            Codec::Uint4(_) => numeric::encode_uint4(value, out),
-            Codec::Uint8(_) => numeric::encode_uint8(value, out),
-            Codec::Float4 => numeric::encode_float4(value, out),
-            Codec::Float8 => numeric::encode_float8(value, out),
-            Codec::Numeric => numeric::encode_numeric(value, out),
-            Codec::Text(_) | Codec::Json => text::encode_text(value, out),
-            Codec::Char | Codec::Bytea => text::encode_bytea(value, out),
-            Codec::Uuid => uuid::encode_uuid(value, out),
-            Codec::Date => datetime::encode_date(value, out),
-            Codec::Time => datetime::encode_time(value, out),
-            Codec::TimeTz => datetime::encode_timetz(value, out),
-            Codec::Timestamp => datetime::encode_timestamp(value, out),
-            Codec::TimestampTz => datetime::encode_timestamptz(value, out),
-            Codec::Interval => datetime::encode_interval(value, out),
-            Codec::Jsonb | Codec::Jsonpath => text::encode_versioned(value, out),
-            Codec::JsonObjects(oid) => json::encode_json_objects(value, out, *oid == oids::JSONB),
-            Codec::Void => Ok(()),
-            Codec::Inet => network::encode_inet(value, out, false),
-            Codec::Cidr => network::encode_inet(value, out, true),
-            Codec::Tid => numeric::encode_tid(value, out),
-            Codec::Array(a) => a.encode(value, out),
-            Codec::TextArray(_) => text_array::encode_text_array(value, out),
-            Codec::TextFormat(_) => text::encode_text(value, out),
-            Codec::Point => geometry::encode_point(value, out),
-            Codec::Line => geometry::encode_line(value, out),
-            Codec::Lseg | Codec::Box => geometry::encode_two_points(value, out),
-            Codec::Path => geometry::encode_path(value, out),
-            Codec::Polygon => geometry::encode_polygon(value, out),
-            Codec::Circle => geometry::encode_circle(value, out),
-            Codec::Bits(_) => bits::encode_bits(value, out),
-            Codec::Snapshot(_) => snapshot::encode_snapshot(value, out),
-            Codec::Record => composite::encode_record(value, out),
-            Codec::Composite(c) => c.encode(value, out),
-            Codec::Range(r) => r.encode(value, out),
-            Codec::Multirange(m) => m.encode(value, out),
-            Codec::Hstore(_) => hstore::encode_hstore(value, out),
-            Codec::User(u) => u.encode(value, out),
-        }
     }
 }
 
