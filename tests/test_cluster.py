@@ -190,7 +190,9 @@ def test_temp_cluster_lifecycle_and_hba() -> None:
         assert cluster.get_status() == "running"
         spec = cluster.get_connection_spec()
         assert spec["host"] == "127.0.0.1"
-        assert spec["user"] == "postgres"
+        assert spec == {"host": "127.0.0.1", "port": spec["port"]}  # as asyncpg's
+        assert isinstance(spec["port"], str)
+        spec.update(user="postgres", database="postgres")
         assert _fetchval(spec, "SHOW application_name") == "lifecycle test"
         assert _fetchval(spec, "SHOW port") == str(spec["port"])
 

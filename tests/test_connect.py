@@ -559,3 +559,34 @@ async def test_connect_path_seams_terminate_rejected_hosts(driver, outcome):
     rejected.terminate.assert_called_once_with()
     rejected.close.assert_not_called()
     assert candidate.terminate.call_count == (0 if outcome == "matched" else 1)
+
+
+@pytest.mark.parametrize("method", ["transaction", "cursor"])
+async def test_closed_connection_refuses_transaction_and_cursor(driver, pg_dsn, method):
+    con = await driver.connect(pg_dsn)
+    await con.close()
+    with pytest.raises(driver.InterfaceError, match="connection is closed"):
+        if method == "transaction":
+            con.transaction()
+        else:
+            await con.cursor("SELECT 1")
+
+
+async def test_unclosed_connection_warning_names_its_origin_in_debug_mode(driver, pg_dsn):
+    import gc
+    import warnings
+
+    loop = asyncio.get_running_loop()
+    old = loop.get_debug()
+    loop.set_debug(True)
+    try:
+        con = await driver.connect(pg_dsn)
+    finally:
+        loop.set_debug(old)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        del con
+        gc.collect()
+    messages = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+    assert any("unclosed connection" in m and "created at:\n" in m for m in messages), messages
+    assert any(__file__.rsplit("/", 1)[-1] in m for m in messages), messages

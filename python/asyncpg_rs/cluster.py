@@ -348,7 +348,10 @@ class Cluster:
     # -- connecting --------------------------------------------------------------------------
 
     def get_connection_spec(self) -> dict[str, Any]:
-        """``host``, ``port``, ``user`` and ``database`` of the running server (plus overrides)."""
+        """``host`` and ``port`` (a string, as asyncpg's) of the running server, plus overrides.
+
+        As in asyncpg, no user or database: ``connect()`` here defaults them to the superuser and
+        ``postgres``."""
         if self._connection_addr is None:
             if self.get_status() != "running":
                 raise ClusterError("the cluster is not running")
@@ -371,6 +374,8 @@ class Cluster:
 
         del loop  # accepted for asyncpg compatibility; the running loop is used
         args = self.get_connection_spec()
+        args.setdefault("user", self._superuser)
+        args.setdefault("database", "postgres")
         args.update(kwargs)
         return asyncpg_rs.connect(**args)
 
@@ -516,12 +521,7 @@ class Cluster:
         elif listen == "*":
             host = "127.0.0.1"
         self._socket_dir = socket_dir or self._socket_dir
-        return {
-            "host": host,
-            "port": port,
-            "user": self._superuser,
-            "database": "postgres",
-        }
+        return {"host": host, "port": str(port)}
 
 
 class TempCluster(Cluster):

@@ -610,6 +610,7 @@ class Connection(metaclass=ConnectionMeta):
         record_class: type[Record] | None = None,
     ) -> cursor_mod.CursorFactory:
         """Return a cursor factory for `query` (iterate it, or await it inside a transaction)."""
+        self._check_open()
         if record_class is not None:
             _check_record_class(record_class)
         return cursor_mod.CursorFactory(self, query, None, args, prefetch, timeout, record_class)
