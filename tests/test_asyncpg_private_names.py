@@ -369,3 +369,28 @@ async def test_prepared_statement_closes_on_outdated_schema(con):
             await tx.rollback()
     finally:
         await con.execute("DROP TABLE IF EXISTS inv_t2; DROP TYPE inv_typ")
+
+
+async def test_a_stale_statement_drops_the_whole_pools_caches(pg_dsn):
+    # As asyncpg: the connection that finds the schema changed drops the statement caches of
+    # every connection of its pool, so the others do not fail inside a transaction block.
+    admin = await asyncpg_rs.connect(pg_dsn)
+    await admin.execute("DROP TABLE IF EXISTS inv_pool; CREATE TABLE inv_pool(a int, b int)")
+    await admin.execute("INSERT INTO inv_pool VALUES (1, 2)")
+    try:
+        async with asyncpg_rs.create_pool(pg_dsn, min_size=2, max_size=2) as pool:
+            con1 = await pool.acquire()
+            con2 = await pool.acquire()
+            assert await con1.fetchrow("SELECT * FROM inv_pool") == (1, 2)
+            assert await con2.fetchrow("SELECT * FROM inv_pool") == (1, 2)
+            states2 = list(con2._con._stmt_cache.iter_statements())
+            await admin.execute("ALTER TABLE inv_pool ALTER COLUMN b SET DATA TYPE text")
+            assert await con1.fetchrow("SELECT * FROM inv_pool") == (1, "2")
+            assert states2 and all(s.closed for s in states2)
+            async with con2.transaction():
+                assert await con2.fetchrow("SELECT * FROM inv_pool") == (1, "2")
+            await pool.release(con1)
+            await pool.release(con2)
+    finally:
+        await admin.execute("DROP TABLE inv_pool")
+        await admin.close()

@@ -265,6 +265,7 @@ class Connection(metaclass=ConnectionMeta):
         protocol.notification_callback = _weak_method(self._on_notification)
         protocol.notice_callback = _weak_method(self._on_notice)
         protocol.lost_callback = _weak_method(self._on_connection_lost)
+        protocol.stale_callback = _weak_method(self._on_stale_statement)
 
     def __del__(self) -> None:
         if not self.is_closed() and getattr(self, "_protocol", None) is not None:
@@ -822,6 +823,20 @@ class Connection(metaclass=ConnectionMeta):
             self._loop.call_exception_handler(
                 {"message": f"Exception in callback {cb.cb!r}", "exception": exc}
             )
+
+    def _on_stale_statement(self, types: bool) -> None:
+        # A cached statement was stale: the schema changed, so as asyncpg, a pool drops the
+        # statement caches (or, when a type changed, the type caches) of all its connections:
+        # they would all hit it.
+        proxy = self._proxy
+        holder = getattr(proxy, "_holder", None) if proxy is not None else None
+        pool = getattr(holder, "_pool", None)
+        if pool is None:
+            return
+        if types:
+            pool._drop_type_cache()
+        else:
+            pool._drop_statement_cache()
 
     def _on_connection_lost(self) -> None:
         drain = self._protocol._drain_waiter

@@ -950,6 +950,20 @@ class Pool:
         for holder in self._holders:
             holder.terminate()
 
+    def _drop_statement_cache(self):
+        """Forget the cached statements of every connection (asyncpg's name)."""
+        for holder in self._holders:
+            con = holder._con
+            if con is not None and not con.is_closed():
+                con._protocol.clear_statement_cache()
+
+    def _drop_type_cache(self):
+        """Forget the introspected types (and so the statements) of every connection."""
+        for holder in self._holders:
+            con = holder._con
+            if con is not None and not con.is_closed():
+                con._protocol.clear_type_cache()
+
     async def expire_connections(self):
         """Expire all currently open connections.
 

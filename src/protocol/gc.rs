@@ -20,6 +20,7 @@ impl PyBaseProtocol {
         visit.call(&self.notification_callback)?;
         visit.call(&self.notice_callback)?;
         visit.call(&self.lost_callback)?;
+        visit.call(&self.stale_callback)?;
         for pending in &self.pending {
             visit_pending(pending, visit)?;
         }
@@ -34,6 +35,7 @@ impl PyBaseProtocol {
         self.notification_callback = None;
         self.notice_callback = None;
         self.lost_callback = None;
+        self.stale_callback = None;
         self.pending.clear();
         self.overrides.clear();
         self.type_cache.clear();

@@ -110,6 +110,11 @@ pub struct PyBaseProtocol {
     /// Called with no arguments when the connection is lost, through `loop.call_soon`.
     #[pyo3(get, set)]
     lost_callback: Option<Py<PyAny>>,
+    /// Called through `loop.call_soon` when a cached statement turned out stale (the schema changed
+    /// under it), with True when a type changed: a pool drops the statement (or type) caches of
+    /// its other connections.
+    #[pyo3(get, set)]
+    stale_callback: Option<Py<PyAny>>,
     /// Number of queries sent, for the pool's `max_queries`.
     #[pyo3(get)]
     queries_count: u64,
@@ -164,6 +169,7 @@ impl PyBaseProtocol {
             notification_callback: None,
             notice_callback: None,
             lost_callback: None,
+            stale_callback: None,
             queries_count: 0,
             last_status: None,
             stats: stats::Stats::default(),

@@ -298,6 +298,17 @@ impl PyBaseProtocol {
         Ok(())
     }
 
+    /// Tell the connection that the schema changed under a cached statement (`stale_callback`,
+    /// with `types` when a type changed), before the request's outcome is delivered (both go
+    /// through `call_soon`).
+    fn notify_stale(&self, py: Python<'_>, types: bool) -> PyResult<()> {
+        if let Some(cb) = &self.stale_callback {
+            self.event_loop
+                .call_method1(py, intern!(py, "call_soon"), (cb.clone_ref(py), types))?;
+        }
+        Ok(())
+    }
+
     /// A request failed: retry it once if its statement went stale, else fail its future with the
     /// server's error (quoting the query) or the client's.
     fn fail_request(&mut self, py: Python<'_>, fut: Py<PyAny>, kind: Kind, failure: Failure) -> PyResult<()> {
@@ -317,6 +328,7 @@ impl PyBaseProtocol {
                 stmt.retire();
                 self.to_close.push(stmt.clone());
             }
+            self.notify_stale(py, false)?;
             if self.tx_status == b'I' && !then.retried {
                 // Outside a transaction block: prepare again and rerun, as asyncpg does.
                 let name = if named { self.next_stmt_name() } else { String::new() };
@@ -344,6 +356,7 @@ impl PyBaseProtocol {
                 {
                     // A type changed under us: describe types and statements again next time.
                     self.forget_types();
+                    self.notify_stale(py, true)?;
                 }
                 e
             }
