@@ -730,11 +730,6 @@ class Pool:
 
     # -- min_size floor --
 
-    @property
-    def _queue(self):
-        """asyncpg's queue of idle holders, as far as its tests read it (``qsize()``)."""
-        return _FreeHolders(self._free)
-
     def _schedule_maintenance(self):
         if (
             not self._initialized
@@ -1304,18 +1299,3 @@ def create_pool(
         max_inactive_connection_lifetime=max_inactive_connection_lifetime,
         **connect_kwargs,
     )
-
-
-class _FreeHolders:
-    """A read-only view of the pool's idle holders with ``asyncio.Queue``'s ``qsize``/``empty``."""
-
-    __slots__ = ("_free",)
-
-    def __init__(self, free):
-        self._free = free
-
-    def qsize(self):
-        return len(self._free)
-
-    def empty(self):
-        return not self._free
