@@ -814,13 +814,13 @@ class Pool:
         """Return the current number of idle connections in this pool."""
         return sum(holder.is_connected() and holder.is_idle() for holder in self._holders)
 
-    def get_stats(self):
+    def get_stats(self) -> _stats.PoolStats:
         """Size, waiters, acquisitions, time spent waiting for a connection, reconnects and the
         connections' query/row/byte counters (an asyncpg-rs extension; always on)."""
         return self._counters.snapshot(self, (h._con for h in self._holders if h._con is not None))
 
     @property
-    def named(self):
+    def named(self) -> _named.NamedQueries:
         """The shortcuts with ``:name`` parameters and a mapping (an asyncpg-rs extension):
         ``await pool.named.fetch("SELECT * FROM t WHERE id = :id", {"id": 5})``."""
         return _named.NamedQueries(self)
