@@ -55,15 +55,17 @@ ifdef VENV
   DEPS := $(call deps_stamp,dev-test)
   BENCH_DEPS := $(call deps_stamp,dev-test-bench)
   SUITE_DEPS := $(call deps_stamp,dev-test-suite)
+  RELEASE_DEPS := $(call deps_stamp,dev-release)
 else
   STAMP_DIR := $(WHEEL_DIR)
   DEPS :=
   BENCH_DEPS :=
   SUITE_DEPS :=
+  RELEASE_DEPS :=
 endif
 INSTALLED := $(STAMP_DIR)/.asyncpg-rs-installed-$(PROFILE)
 
-.PHONY: help venv dev release test test-rust test-python lint fmt gen bench demo clean asyncpg-suite
+.PHONY: help venv dev release test test-rust test-python lint typecheck fmt gen bench demo wheels test-wheels clean asyncpg-suite
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -148,6 +150,12 @@ asyncpg-suite: $(INSTALLED) | $(SUITE_DEPS) ## asyncpg 0.32's own suite through 
 bench: $(BENCH_DEPS) ## pyperf workloads, asyncpg vs asyncpg_rs (benches/run.py), release build
 	@$(MAKE) --no-print-directory $(STAMP_DIR)/.asyncpg-rs-installed-release PROFILE=release
 	$(PYTHON) benches/run.py $(BENCH_ARGS)
+
+wheels: $(RELEASE_DEPS) ## manylinux2014 x86_64 wheels (zig) for each local CPython 3.9+, and the sdist, into dist/
+	PYTHON=$(PYTHON) tools/build_wheels.sh
+
+test-wheels: ## install each wheel in dist/ into a fresh venv of its Python; run the demo and a query
+	tools/test_wheels.sh
 
 demo: $(INSTALLED) ## run examples/demo.py (the README example)
 	$(PYTHON) examples/demo.py

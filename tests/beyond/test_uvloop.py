@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import io
 
-import uvloop
+import pytest
 
 import asyncpg_rs
+
+# uvloop has no Windows build (the test extra skips it there).
+uvloop = pytest.importorskip("uvloop")
 
 
 async def _scenario(dsn: str) -> list[object]:
