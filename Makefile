@@ -133,6 +133,12 @@ lint: $(DEPS) ## cargo fmt --check, clippy -D warnings, ruff check, ruff format 
 		echo "$(PYTHON) $$gen --check"; $(PYTHON) "$$gen" --check || exit 1; \
 	done
 
+# Needs the built module (stubtest imports it), so CI runs it after the build, not in `lint`.
+typecheck: $(INSTALLED) ## mypy over the package + stubtest against the built module (allowlist in tools/)
+	$(PYTHON) -m mypy
+	$(PYTHON) -m mypy.stubtest asyncpg_rs --mypy-config-file pyproject.toml \
+		--allowlist tools/stubtest-allowlist.txt
+
 fmt: $(DEPS) ## cargo fmt + ruff format + ruff check --fix
 	cargo fmt --all
 	$(RUFF) format .

@@ -13,6 +13,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import ast
 import re
 import sys
 from dataclasses import dataclass
@@ -117,6 +118,17 @@ def pg_version(text: str) -> str:
     return m.group(1)
 
 
+def base_names() -> list[str]:
+    """The names of exceptions/_base.py's literal ``__all__`` (read without importing it)."""
+    tree = ast.parse((OUTPUT.parent / "_base.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
+        ):
+            return sorted(ast.literal_eval(node.value))
+    raise SystemExit("exceptions/_base.py has no literal __all__")
+
+
 def render(errcodes_text: str) -> str:
     codes = [c for c in parse(errcodes_text) + parse(LATER_CODES) if c.kind != "S"]
     # Group by SQLSTATE class, keeping file order, so a class root precedes its members.
@@ -134,7 +146,9 @@ def render(errcodes_text: str) -> str:
         '"""asyncpg_rs.exceptions: one class per PostgreSQL SQLSTATE, named as in asyncpg."""',
         "",
         "from . import _base",
-        "from ._base import *  # noqa: F403",
+        # Explicit re-exports (`X as X`), listed in the one literal __all__ below: type checkers
+        # follow neither `import *` chains nor `__all__ +=`.
+        *(f"from ._base import {n} as {n}" for n in base_names()),
         "from ._base import _make_log_message, _make_server_error  # noqa: F401",
     ]
     names = []
@@ -161,8 +175,8 @@ def render(errcodes_text: str) -> str:
                 emit(name, base, doc, None)
 
     out.extend(["", "", "__all__ = ("])
-    out.extend(f'    "{n}",' for n in sorted(names))
-    out.extend([")", "__all__ += _base.__all__", ""])
+    out.extend(f'    "{n}",' for n in sorted(names + base_names()))
+    out.extend([")", ""])
     return "\n".join(out)
 
 

@@ -40,12 +40,15 @@ __version__: str = _native_version
 #: would say for the driver you replaced).
 asyncpg_version: str = "0.32.0"
 
-__all__ = (  # noqa: PLE0604
-    "connect",
-    "create_pool",
+# What `from asyncpg_rs import *` gives, as asyncpg's: the entry points and every exception.
+# (The names themselves are explicit re-exports above; this form of __all__ is one that type
+# checkers evaluate.)
+__all__ = [
+    "Connection",
     "Pool",
     "Record",
-    "Connection",
+    "connect",
+    "create_pool",
     "install_as_asyncpg",
-    *exceptions.__all__,
-)
+]
+__all__ += exceptions.__all__

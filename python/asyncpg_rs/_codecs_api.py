@@ -225,7 +225,7 @@ async def set_builtin_type_codec(
         )
     if codec_name == _HSTORE:
         name: str | None = codec_name
-        formats = ("binary",)
+        formats: tuple[str, ...] = ("binary",)
     else:
         name = _ALIASES.get(codec_name, codec_name)
         if name not in _CORE_TYPE_OIDS and codec_name not in _ALIASES:

@@ -179,7 +179,7 @@ def install_as_asyncpg() -> None:
     # ``import asyncpg.pgproto.pgproto`` then reads ``asyncpg.pgproto`` as an attribute; the
     # real submodules are attributes already (importing a submodule sets it on its parent).
     if getattr(package, "pgproto", None) is not pgproto["asyncpg.pgproto"]:
-        package.pgproto = pgproto["asyncpg.pgproto"]
+        setattr(package, "pgproto", pgproto["asyncpg.pgproto"])  # noqa: B010
     rs_protocol = aliases["asyncpg.protocol"]
     for name in ("protocol", "record"):
         if getattr(rs_protocol, name, None) is not protocol_modules[f"asyncpg.protocol.{name}"]:

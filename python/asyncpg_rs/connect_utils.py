@@ -1263,7 +1263,7 @@ def _accept_read_only(should_be_read_only: bool) -> SessionAttributeCheck:
     return can_be_used
 
 
-async def _accept_any(_: Any) -> bool:
+async def _accept_any(connection: Any) -> bool:
     return True
 
 

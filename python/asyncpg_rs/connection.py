@@ -17,6 +17,7 @@ from . import _copy, _named, _stats, connect_utils, exceptions, prepared_stmt, s
 from . import cursor as cursor_mod
 from . import transaction as transaction_mod
 from ._native import Record
+from ._typing import OtherRecordT, RecordT
 from .protocol import (
     MODE_ALL,
     MODE_NONE,
@@ -29,7 +30,7 @@ from .utils import _quote_ident
 
 __all__ = ("Connection", "connect")
 
-_LoggedQueryTuple = collections.namedtuple(
+_LoggedQueryTuple = collections.namedtuple(  # type: ignore[name-match]  # repr says LoggedQuery, as asyncpg
     "LoggedQuery", ["query", "args", "timeout", "elapsed", "exception", "conn_addr", "conn_params"]
 )
 
@@ -214,7 +215,7 @@ class _ConnectionProxy:
     __slots__ = ()
 
 
-class Connection(metaclass=ConnectionMeta):
+class Connection(typing.Generic[RecordT], metaclass=ConnectionMeta):
     """A connection to PostgreSQL. Create it with :func:`connect`."""
 
     def __init__(
@@ -431,13 +432,29 @@ class Connection(metaclass=ConnectionMeta):
             barrier.set_result(None)
         return await self._wait(fut, timeout)
 
+    @typing.overload
+    async def fetch(
+        self,
+        query: str,
+        *args: typing.Any,
+        timeout: float | None = None,
+        record_class: None = None,
+    ) -> list[RecordT]: ...
+    @typing.overload
+    async def fetch(
+        self,
+        query: str,
+        *args: typing.Any,
+        timeout: float | None = None,
+        record_class: type[OtherRecordT],
+    ) -> list[OtherRecordT]: ...
     async def fetch(
         self,
         query: str,
         *args: typing.Any,
         timeout: float | None = None,
         record_class: type[Record] | None = None,
-    ) -> list[Record]:
+    ) -> list[typing.Any]:
         """Run a query and return the results as a list of :class:`Record`."""
         if self._cancel_barrier is not None:
             await self._barrier()
@@ -480,13 +497,29 @@ class Connection(metaclass=ConnectionMeta):
                 raise
         return await self._wait(fut, timeout)
 
+    @typing.overload
+    async def fetchrow(
+        self,
+        query: str,
+        *args: typing.Any,
+        timeout: float | None = None,
+        record_class: None = None,
+    ) -> RecordT | None: ...
+    @typing.overload
+    async def fetchrow(
+        self,
+        query: str,
+        *args: typing.Any,
+        timeout: float | None = None,
+        record_class: type[OtherRecordT],
+    ) -> OtherRecordT | None: ...
     async def fetchrow(
         self,
         query: str,
         *args: typing.Any,
         timeout: float | None = None,
         record_class: type[Record] | None = None,
-    ) -> Record | None:
+    ) -> typing.Any:
         """Run a query and return the first row, or None when there are no rows."""
         if self._cancel_barrier is not None:
             await self._barrier()
@@ -510,6 +543,24 @@ class Connection(metaclass=ConnectionMeta):
             self._protocol.query(query, args, mode, column, record_class), timeout
         )
 
+    @typing.overload
+    async def fetchmany(
+        self,
+        query: str,
+        args: typing.Iterable[typing.Sequence[typing.Any]],
+        *,
+        timeout: float | None = None,
+        record_class: None = None,
+    ) -> list[RecordT]: ...
+    @typing.overload
+    async def fetchmany(
+        self,
+        query: str,
+        args: typing.Iterable[typing.Sequence[typing.Any]],
+        *,
+        timeout: float | None = None,
+        record_class: type[OtherRecordT],
+    ) -> list[OtherRecordT]: ...
     async def fetchmany(
         self,
         query: str,
@@ -517,7 +568,7 @@ class Connection(metaclass=ConnectionMeta):
         *,
         timeout: float | None = None,
         record_class: type[Record] | None = None,
-    ) -> list[Record]:
+    ) -> list[typing.Any]:
         """Run a query for each sequence of arguments in `args` and return all the rows."""
         if self._cancel_barrier is not None:
             await self._barrier()
@@ -566,6 +617,24 @@ class Connection(metaclass=ConnectionMeta):
                 else:
                     self._loop.call_soon(cb.cb, record)
 
+    @typing.overload
+    async def prepare(
+        self,
+        query: str,
+        *,
+        name: str | None = None,
+        timeout: float | None = None,
+        record_class: None = None,
+    ) -> prepared_stmt.PreparedStatement[RecordT]: ...
+    @typing.overload
+    async def prepare(
+        self,
+        query: str,
+        *,
+        name: str | None = None,
+        timeout: float | None = None,
+        record_class: type[OtherRecordT],
+    ) -> prepared_stmt.PreparedStatement[OtherRecordT]: ...
     async def prepare(
         self,
         query: str,
@@ -573,7 +642,7 @@ class Connection(metaclass=ConnectionMeta):
         name: str | None = None,
         timeout: float | None = None,
         record_class: type[Record] | None = None,
-    ) -> prepared_stmt.PreparedStatement:
+    ) -> prepared_stmt.PreparedStatement[typing.Any]:
         """Create a prepared statement for `query`."""
         if self._cancel_barrier is not None:
             await self._barrier()
@@ -602,6 +671,24 @@ class Connection(metaclass=ConnectionMeta):
         state = await self._wait(self._protocol.statement_for(query), timeout)
         return prepared_stmt.PreparedStatement(self, query, state, record_class)
 
+    @typing.overload
+    def cursor(
+        self,
+        query: str,
+        *args: typing.Any,
+        prefetch: int | None = None,
+        timeout: float | None = None,
+        record_class: None = None,
+    ) -> cursor_mod.CursorFactory[RecordT]: ...
+    @typing.overload
+    def cursor(
+        self,
+        query: str,
+        *args: typing.Any,
+        prefetch: int | None = None,
+        timeout: float | None = None,
+        record_class: type[OtherRecordT],
+    ) -> cursor_mod.CursorFactory[OtherRecordT]: ...
     def cursor(
         self,
         query: str,
@@ -609,7 +696,7 @@ class Connection(metaclass=ConnectionMeta):
         prefetch: int | None = None,
         timeout: float | None = None,
         record_class: type[Record] | None = None,
-    ) -> cursor_mod.CursorFactory:
+    ) -> cursor_mod.CursorFactory[typing.Any]:
         """Return a cursor factory for `query` (iterate it, or await it inside a transaction)."""
         self._check_open()
         if record_class is not None:
@@ -1340,8 +1427,8 @@ async def connect(
     command_timeout: float | None = None,
     ssl: typing.Any = None,
     direct_tls: bool | None = None,
-    connection_class: type[Connection] = Connection,
-    record_class: type[Record] = Record,
+    connection_class: type[Connection[typing.Any]] = Connection,
+    record_class: type[RecordT] = Record,  # type: ignore[assignment]  # RecordT defaults to Record
     server_settings: dict[str, str] | None = None,
     target_session_attrs: str | None = None,
     krbsrvname: str | None = None,
@@ -1350,7 +1437,7 @@ async def connect(
     load_balance_hosts: str | None = None,
     json_objects: bool = False,
     row_format: typing.Literal["record", "dict", "tuple"] = "record",
-) -> Connection:
+) -> Connection[RecordT]:
     """Open a connection to a PostgreSQL server, with asyncpg's arguments and rules.
 
     asyncpg-rs extension (off by default): ``json_objects=True`` decodes json/jsonb values (and
@@ -1421,11 +1508,11 @@ async def connect(
         load_balance_hosts=load_balance_hosts,
     )
     if timeout is None:
-        return typing.cast(Connection, await connecting)
+        return typing.cast("Connection[RecordT]", await connecting)
     if sys.version_info >= (3, 11):
         async with asyncio.timeout(timeout):
-            return typing.cast(Connection, await connecting)
-    return typing.cast(Connection, await asyncio.wait_for(connecting, timeout))
+            return typing.cast("Connection[RecordT]", await connecting)
+    return typing.cast("Connection[RecordT]", await asyncio.wait_for(connecting, timeout))
 
 
 def __getattr__(name: str) -> typing.Any:

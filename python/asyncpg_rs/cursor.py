@@ -6,12 +6,12 @@ import itertools
 import typing
 
 from . import exceptions
+from ._typing import RecordT
 
 if typing.TYPE_CHECKING:
-    from ._native import Record
     from .connection import Connection
 
-__all__ = ("Cursor", "CursorFactory")
+__all__ = ("Cursor", "CursorFactory", "CursorIterator")
 
 _portal_ids = itertools.count(1)
 
@@ -23,7 +23,7 @@ def _check_released(con: typing.Any, release_ctr: int, cls: str, meth: str) -> N
         )
 
 
-class CursorFactory:
+class CursorFactory(typing.Generic[RecordT]):
     """What :meth:`Connection.cursor` returns: iterate it, or await it for a :class:`Cursor`."""
 
     __slots__ = (
@@ -39,13 +39,13 @@ class CursorFactory:
 
     def __init__(
         self,
-        connection: Connection,
+        connection: Connection[typing.Any],
         query: str,
         state: typing.Any,
         args: tuple[typing.Any, ...],
         prefetch: int | None,
         timeout: float | None,
-        record_class: type[Record] | None,
+        record_class: type[RecordT] | None,
     ) -> None:
         self._con = connection
         self._query = query
@@ -56,7 +56,7 @@ class CursorFactory:
         self._record_class = record_class
         self._release_ctr = getattr(connection, "_pool_release_ctr", 0)
 
-    def __aiter__(self) -> CursorIterator:
+    def __aiter__(self) -> CursorIterator[RecordT]:
         _check_released(self._con, self._release_ctr, "CursorFactory", "__aiter__")
         prefetch = 50 if self._prefetch is None else self._prefetch
         if prefetch <= 0:
@@ -71,24 +71,26 @@ class CursorFactory:
             self._timeout,
         )
 
-    def __await__(self) -> typing.Generator[typing.Any, None, Cursor]:
+    def __await__(self) -> typing.Generator[typing.Any, None, Cursor[RecordT]]:
         _check_released(self._con, self._release_ctr, "CursorFactory", "__await__")
         if self._prefetch is not None:
             raise exceptions.InterfaceError(
                 "prefetch argument can only be specified for iterable cursor"
             )
-        cursor = Cursor(self._con, self._query, self._state, self._args, self._record_class)
+        cursor: Cursor[RecordT] = Cursor(
+            self._con, self._query, self._state, self._args, self._record_class
+        )
         return cursor._init(self._timeout).__await__()
 
 
-class _BaseCursor:
+class _BaseCursor(typing.Generic[RecordT]):
     def __init__(
         self,
-        connection: Connection,
+        connection: Connection[typing.Any],
         query: str,
         state: typing.Any,
         args: tuple[typing.Any, ...],
-        record_class: type[Record] | None,
+        record_class: type[RecordT] | None,
     ) -> None:
         self._con = connection
         self._query = query
@@ -120,10 +122,12 @@ class _BaseCursor:
         await con._wait(con._protocol.bind_portal(self._state, self._args, name), timeout)
         self._portal_name = name
 
-    async def _exec(self, n: int, timeout: float | None) -> list[Record]:
+    async def _exec(self, n: int, timeout: float | None) -> list[RecordT]:
         con = self._con
         rows, more = await con._wait(
-            con._protocol.execute_portal(self._state, self._portal_name, n, self._record_class),
+            con._protocol.execute_portal(
+                self._state, self._portal_name or "", n, self._record_class
+            ),
             timeout,
         )
         if not more:
@@ -146,20 +150,29 @@ class _BaseCursor:
         )
 
 
-class CursorIterator(_BaseCursor):
+class CursorIterator(_BaseCursor[RecordT]):
     """``async for`` over a cursor, fetching `prefetch` rows per round trip."""
 
-    def __init__(self, connection, query, state, args, record_class, prefetch, timeout):  # type: ignore[no-untyped-def]
+    def __init__(
+        self,
+        connection: Connection[typing.Any],
+        query: str,
+        state: typing.Any,
+        args: tuple[typing.Any, ...],
+        record_class: type[RecordT] | None,
+        prefetch: int,
+        timeout: float | None,
+    ) -> None:
         super().__init__(connection, query, state, args, record_class)
         self._prefetch = prefetch
         self._timeout = timeout
-        self._buffer: list[Record] = []
+        self._buffer: list[RecordT] = []
         self._pos = 0
 
-    def __aiter__(self) -> CursorIterator:
+    def __aiter__(self) -> CursorIterator[RecordT]:
         return self
 
-    async def __anext__(self) -> Record:
+    async def __anext__(self) -> RecordT:
         _check_released(self._con, self._release_ctr, "CursorIterator", "__anext__")
         if self._portal_name is None and not self._exhausted:
             await self._bind(self._timeout)
@@ -177,21 +190,21 @@ class CursorIterator(_BaseCursor):
         return row
 
 
-class Cursor(_BaseCursor):
+class Cursor(_BaseCursor[RecordT]):
     """An open cursor (``await con.cursor(...)`` inside a transaction)."""
 
-    async def _init(self, timeout: float | None) -> Cursor:
+    async def _init(self, timeout: float | None) -> Cursor[RecordT]:
         await self._bind(timeout)
         return self
 
     def fetch(
         self, n: int, *, timeout: float | None = None
-    ) -> typing.Coroutine[typing.Any, typing.Any, list[Record]]:
+    ) -> typing.Coroutine[typing.Any, typing.Any, list[RecordT]]:
         """Return the next `n` rows (fewer at the end)."""
         _check_released(self._con, self._release_ctr, "Cursor", "fetch")
         return self._fetch(n, timeout=timeout)
 
-    async def _fetch(self, n: int, *, timeout: float | None = None) -> list[Record]:
+    async def _fetch(self, n: int, *, timeout: float | None = None) -> list[RecordT]:
         self._check_ready()
         if n <= 0:
             raise exceptions.InterfaceError("n must be greater than zero")
@@ -201,12 +214,12 @@ class Cursor(_BaseCursor):
 
     def fetchrow(
         self, *, timeout: float | None = None
-    ) -> typing.Coroutine[typing.Any, typing.Any, Record | None]:
+    ) -> typing.Coroutine[typing.Any, typing.Any, RecordT | None]:
         """Return the next row, or None at the end."""
         _check_released(self._con, self._release_ctr, "Cursor", "fetchrow")
         return self._fetchrow(timeout=timeout)
 
-    async def _fetchrow(self, *, timeout: float | None = None) -> Record | None:
+    async def _fetchrow(self, *, timeout: float | None = None) -> RecordT | None:
         self._check_ready()
         if self._exhausted:
             return None

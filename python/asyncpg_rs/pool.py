@@ -10,6 +10,8 @@ Free holders sit in a LIFO list (connected ones first); acquirers that find none
 order and are handed a holder directly by the next release.
 """
 
+from __future__ import annotations
+
 import asyncio
 import collections
 import contextlib
@@ -18,19 +20,21 @@ import inspect
 import logging
 import sys
 import types
+import typing
 import warnings
 
 from . import _named, _stats
 from ._compat import public_class_name
+from ._typing import OtherRecordT, RecordT
 from .exceptions import ConnectionDoesNotExistError, InterfaceError
 
 try:  # The core may not be importable yet (or may be mid-import); resolved again on use.
     from .connection import Connection as _Connection
     from .connection import _ConnectionProxy
 except ImportError:  # pragma: no cover
-    _Connection = None
+    _Connection = None  # type: ignore[assignment,misc]
 
-    class _ConnectionProxy:
+    class _ConnectionProxy:  # type: ignore[no-redef]
         """Stand-in marker base while connection.py cannot be imported."""
 
         __slots__ = ()
@@ -39,7 +43,13 @@ except ImportError:  # pragma: no cover
 try:
     from ._native import Record as _Record
 except ImportError:  # pragma: no cover
-    _Record = None
+    _Record = None  # type: ignore[assignment,misc]
+
+if typing.TYPE_CHECKING:
+    from ._native import Record
+    from .connection import Connection
+
+    _Callback = typing.Callable[[Connection[typing.Any]], typing.Awaitable[typing.Any]]
 
 __all__ = ("Pool", "PoolAcquireContext", "PoolConnectionProxy", "create_pool")
 
@@ -162,7 +172,7 @@ def _make_forwarder(name, template):
     return forward
 
 
-_proxy_installed_for = set()
+_proxy_installed_for: set[type] = set()
 
 
 def _install_proxy_methods(con_cls, *, take_doc=False):
@@ -459,7 +469,7 @@ def _default_reset(con):
 # -- the pool --------------------------------------------------------------------------------
 
 
-class Pool:
+class Pool(typing.Generic[RecordT]):
     """A connection pool.
 
     Connections are acquired from the pool, used, and released back to it.  A released
@@ -790,27 +800,27 @@ class Pool:
 
     # -- sizes and state --
 
-    def is_closing(self):
+    def is_closing(self) -> bool:
         """Return ``True`` if the pool is closing or is closed."""
         return self._closed or self._closing
 
-    def get_size(self):
+    def get_size(self) -> int:
         """Return the current number of connections in this pool."""
         return sum(holder.is_connected() for holder in self._holders)
 
-    def get_init_size(self):
+    def get_init_size(self) -> int:
         """Return the initial number of connections in this pool."""
         return self._initsize
 
-    def get_min_size(self):
+    def get_min_size(self) -> int:
         """Return the minimum number of connections kept in this pool."""
         return self._minsize
 
-    def get_max_size(self):
+    def get_max_size(self) -> int:
         """Return the maximum allowed number of connections in this pool."""
         return self._maxsize
 
-    def get_idle_size(self):
+    def get_idle_size(self) -> int:
         """Return the current number of idle connections in this pool."""
         return sum(holder.is_connected() and holder.is_idle() for holder in self._holders)
 
@@ -825,7 +835,7 @@ class Pool:
         ``await pool.named.fetch("SELECT * FROM t WHERE id = :id", {"id": 5})``."""
         return _named.NamedQueries(self)
 
-    def set_connect_args(self, dsn=None, **connect_kwargs):
+    def set_connect_args(self, dsn: str | None = None, **connect_kwargs: typing.Any) -> None:
         """Set the connection arguments used for all new connections of this pool.
 
         Existing connections stay until they expire; call :meth:`expire_connections` to
@@ -836,7 +846,7 @@ class Pool:
 
     # -- acquire and release --
 
-    def acquire(self, *, timeout=None):
+    def acquire(self, *, timeout: float | None = None) -> PoolAcquireContext[RecordT]:
         """Acquire a database connection from the pool.
 
         Use it as ``async with pool.acquire() as con:`` or ``con = await pool.acquire()``
@@ -862,7 +872,9 @@ class Pool:
         holder._timeout = timeout
         return proxy
 
-    async def release(self, connection, *, timeout=None):
+    async def release(
+        self, connection: Connection[typing.Any], *, timeout: float | None = None
+    ) -> None:
         """Release a database connection back to the pool.
 
         :param connection: a connection acquired from this pool.
@@ -886,7 +898,7 @@ class Pool:
 
     # -- shutdown --
 
-    async def close(self):
+    async def close(self) -> None:
         """Gracefully close all connections in the pool.
 
         Waits until every acquired connection is released, then closes them all.  Any error
@@ -933,7 +945,7 @@ class Pool:
             if not waiter.done():
                 waiter.set_exception(InterfaceError(message))
 
-    def terminate(self):
+    def terminate(self) -> None:
         """Terminate all connections in the pool."""
         if self._closed:
             return
@@ -959,7 +971,7 @@ class Pool:
             if con is not None and not con.is_closed():
                 con._protocol.clear_type_cache()
 
-    async def expire_connections(self):
+    async def expire_connections(self) -> None:
         """Expire all currently open connections.
 
         They are replaced by new ones on their next acquire or release.
@@ -1010,21 +1022,49 @@ class Pool:
                 finally:
                     holder._releasing = False
 
-    async def execute(self, query, *args, timeout=None):
+    async def execute(self, query: str, *args: typing.Any, timeout: float | None = None) -> str:
         """Execute an SQL command (or commands) on a pooled connection.
 
         Behaves like :meth:`Connection.execute() <asyncpg_rs.connection.Connection.execute>`.
         """
         return await self._shortcut("execute", query, *args, timeout=timeout)
 
-    async def executemany(self, command, args, *, timeout=None):
+    async def executemany(
+        self,
+        command: str,
+        args: typing.Iterable[typing.Sequence[typing.Any]],
+        *,
+        timeout: float | None = None,
+    ) -> None:
         """Execute an SQL *command* for each sequence of arguments in *args*.
 
         Behaves like :meth:`Connection.executemany()`.
         """
         return await self._shortcut("executemany", command, args, timeout=timeout)
 
-    async def fetch(self, query, *args, timeout=None, record_class=None):
+    @typing.overload
+    async def fetch(
+        self,
+        query: str,
+        *args: typing.Any,
+        timeout: float | None = None,
+        record_class: None = None,
+    ) -> list[RecordT]: ...
+    @typing.overload
+    async def fetch(
+        self,
+        query: str,
+        *args: typing.Any,
+        timeout: float | None = None,
+        record_class: type[OtherRecordT],
+    ) -> list[OtherRecordT]: ...
+    async def fetch(
+        self,
+        query: str,
+        *args: typing.Any,
+        timeout: float | None = None,
+        record_class: type[Record] | None = None,
+    ) -> list[typing.Any]:
         """Run a query and return the results as a list of Record.
 
         Behaves like :meth:`Connection.fetch()`.
@@ -1033,14 +1073,38 @@ class Pool:
             "fetch", query, *args, timeout=timeout, record_class=record_class
         )
 
-    async def fetchval(self, query, *args, column=0, timeout=None):
+    async def fetchval(
+        self, query: str, *args: typing.Any, column: int = 0, timeout: float | None = None
+    ) -> typing.Any:
         """Run a query and return a value in the first row.
 
         Behaves like :meth:`Connection.fetchval()`.
         """
         return await self._shortcut("fetchval", query, *args, column=column, timeout=timeout)
 
-    async def fetchrow(self, query, *args, timeout=None, record_class=None):
+    @typing.overload
+    async def fetchrow(
+        self,
+        query: str,
+        *args: typing.Any,
+        timeout: float | None = None,
+        record_class: None = None,
+    ) -> RecordT | None: ...
+    @typing.overload
+    async def fetchrow(
+        self,
+        query: str,
+        *args: typing.Any,
+        timeout: float | None = None,
+        record_class: type[OtherRecordT],
+    ) -> OtherRecordT | None: ...
+    async def fetchrow(
+        self,
+        query: str,
+        *args: typing.Any,
+        timeout: float | None = None,
+        record_class: type[Record] | None = None,
+    ) -> typing.Any:
         """Run a query and return the first row.
 
         Behaves like :meth:`Connection.fetchrow()`.
@@ -1049,7 +1113,32 @@ class Pool:
             "fetchrow", query, *args, timeout=timeout, record_class=record_class
         )
 
-    async def fetchmany(self, query, args, *, timeout=None, record_class=None):
+    @typing.overload
+    async def fetchmany(
+        self,
+        query: str,
+        args: typing.Iterable[typing.Sequence[typing.Any]],
+        *,
+        timeout: float | None = None,
+        record_class: None = None,
+    ) -> list[RecordT]: ...
+    @typing.overload
+    async def fetchmany(
+        self,
+        query: str,
+        args: typing.Iterable[typing.Sequence[typing.Any]],
+        *,
+        timeout: float | None = None,
+        record_class: type[OtherRecordT],
+    ) -> list[OtherRecordT]: ...
+    async def fetchmany(
+        self,
+        query: str,
+        args: typing.Iterable[typing.Sequence[typing.Any]],
+        *,
+        timeout: float | None = None,
+        record_class: type[Record] | None = None,
+    ) -> list[typing.Any]:
         """Run a query for each sequence of arguments in *args* and return all rows.
 
         Behaves like :meth:`Connection.fetchmany()`.
@@ -1060,22 +1149,22 @@ class Pool:
 
     async def copy_from_table(
         self,
-        table_name,
+        table_name: str,
         *,
-        output,
-        columns=None,
-        schema_name=None,
-        timeout=None,
-        format=None,
-        oids=None,
-        delimiter=None,
-        null=None,
-        header=None,
-        quote=None,
-        escape=None,
-        force_quote=None,
-        encoding=None,
-    ):
+        output: typing.Any,
+        columns: typing.Iterable[str] | None = None,
+        schema_name: str | None = None,
+        timeout: float | None = None,
+        format: str | None = None,
+        oids: typing.Any = None,
+        delimiter: str | None = None,
+        null: str | None = None,
+        header: typing.Any = None,
+        quote: str | None = None,
+        escape: str | None = None,
+        force_quote: typing.Any = None,
+        encoding: str | None = None,
+    ) -> str:
         """Copy table contents to a file or file-like object.
 
         Behaves like :meth:`Connection.copy_from_table()`.
@@ -1100,20 +1189,20 @@ class Pool:
 
     async def copy_from_query(
         self,
-        query,
-        *args,
-        output,
-        timeout=None,
-        format=None,
-        oids=None,
-        delimiter=None,
-        null=None,
-        header=None,
-        quote=None,
-        escape=None,
-        force_quote=None,
-        encoding=None,
-    ):
+        query: str,
+        *args: typing.Any,
+        output: typing.Any,
+        timeout: float | None = None,
+        format: str | None = None,
+        oids: typing.Any = None,
+        delimiter: str | None = None,
+        null: str | None = None,
+        header: typing.Any = None,
+        quote: str | None = None,
+        escape: str | None = None,
+        force_quote: typing.Any = None,
+        encoding: str | None = None,
+    ) -> str:
         """Copy the results of a query to a file or file-like object.
 
         Behaves like :meth:`Connection.copy_from_query()`.
@@ -1137,26 +1226,26 @@ class Pool:
 
     async def copy_to_table(
         self,
-        table_name,
+        table_name: str,
         *,
-        source,
-        columns=None,
-        schema_name=None,
-        timeout=None,
-        format=None,
-        oids=None,
-        freeze=None,
-        delimiter=None,
-        null=None,
-        header=None,
-        quote=None,
-        escape=None,
-        force_quote=None,
-        force_not_null=None,
-        force_null=None,
-        encoding=None,
-        where=None,
-    ):
+        source: typing.Any,
+        columns: typing.Iterable[str] | None = None,
+        schema_name: str | None = None,
+        timeout: float | None = None,
+        format: str | None = None,
+        oids: typing.Any = None,
+        freeze: typing.Any = None,
+        delimiter: str | None = None,
+        null: str | None = None,
+        header: typing.Any = None,
+        quote: str | None = None,
+        escape: str | None = None,
+        force_quote: typing.Any = None,
+        force_not_null: typing.Any = None,
+        force_null: typing.Any = None,
+        encoding: str | None = None,
+        where: str | None = None,
+    ) -> str:
         """Copy data to the specified table.
 
         Behaves like :meth:`Connection.copy_to_table()`.
@@ -1184,8 +1273,15 @@ class Pool:
             )
 
     async def copy_records_to_table(
-        self, table_name, *, records, columns=None, schema_name=None, timeout=None, where=None
-    ):
+        self,
+        table_name: str,
+        *,
+        records: typing.Any,
+        columns: typing.Iterable[str] | None = None,
+        schema_name: str | None = None,
+        timeout: float | None = None,
+        where: str | None = None,
+    ) -> str:
         """Copy a list of records to the specified table using binary COPY.
 
         Behaves like :meth:`Connection.copy_records_to_table()`.
@@ -1202,62 +1298,64 @@ class Pool:
 
     # -- await / async with --
 
-    def __await__(self):
+    def __await__(self) -> typing.Generator[typing.Any, None, Pool[RecordT]]:
         return self._async__init__().__await__()
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> Pool[RecordT]:
         await self._async__init__()
         return self
 
-    async def __aexit__(self, *exc):
+    async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
 
-class PoolAcquireContext:
+class PoolAcquireContext(typing.Generic[RecordT]):
     """What ``Pool.acquire()`` returns: await it, or use it with ``async with``."""
 
     __slots__ = ("connection", "done", "pool", "timeout")
 
-    def __init__(self, pool, timeout):
+    def __init__(self, pool: Pool[RecordT], timeout: float | None) -> None:
         self.pool = pool
         self.timeout = timeout
-        self.connection = None
+        self.connection: typing.Any = None
         self.done = False
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> Connection[RecordT]:
         if self.connection is not None or self.done:
             raise InterfaceError("a connection is already acquired")
         self.connection = await self.pool._acquire(self.timeout)
         return self.connection
 
-    async def __aexit__(self, exc_type=None, exc_val=None, exc_tb=None):
+    async def __aexit__(
+        self, exc_type: object = None, exc_val: object = None, exc_tb: object = None
+    ) -> None:
         self.done = True
         con = self.connection
         self.connection = None
         await self.pool.release(con)
 
-    def __await__(self):
+    def __await__(self) -> typing.Generator[typing.Any, None, Connection[RecordT]]:
         self.done = True
         return self.pool._acquire(self.timeout).__await__()
 
 
 def create_pool(
-    dsn=None,
+    dsn: str | None = None,
     *,
-    init_size=None,
-    min_size=10,
-    max_size=10,
-    max_queries=50000,
-    max_inactive_connection_lifetime=300.0,
-    connect=None,
-    setup=None,
-    init=None,
-    reset=None,
-    loop=None,
-    connection_class=_Connection,
-    record_class=_Record,
-    **connect_kwargs,
-):
+    init_size: int | None = None,
+    min_size: int = 10,
+    max_size: int = 10,
+    max_queries: int = 50000,
+    max_inactive_connection_lifetime: float = 300.0,
+    connect: typing.Callable[..., typing.Awaitable[Connection[typing.Any]]] | None = None,
+    setup: _Callback | None = None,
+    init: _Callback | None = None,
+    reset: _Callback | None = None,
+    loop: asyncio.AbstractEventLoop | None = None,
+    connection_class: type[Connection[typing.Any]] = _Connection,
+    record_class: type[RecordT] = _Record,  # type: ignore[assignment]  # RecordT defaults to Record
+    **connect_kwargs: typing.Any,
+) -> Pool[RecordT]:
     """Create a connection pool.
 
     Use it with ``async with``::

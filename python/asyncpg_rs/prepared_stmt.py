@@ -7,10 +7,10 @@ import typing
 
 from . import _native, exceptions, types
 from . import cursor as cursor_mod
+from ._typing import RecordT
 from .protocol import MODE_ALL, MODE_NONE, MODE_ROW, MODE_VAL
 
 if typing.TYPE_CHECKING:
-    from ._native import Record
     from .connection import Connection
 
 __all__ = ("PreparedStatement",)
@@ -39,17 +39,17 @@ def _type_of(protocol: typing.Any, oid: int, name: str | None) -> types.Type:
     return types.Type(oid, name, kind, "pg_catalog")
 
 
-class PreparedStatement:
+class PreparedStatement(typing.Generic[RecordT]):
     """A prepared statement (see :meth:`Connection.prepare`)."""
 
     __slots__ = ("_con", "_last_status", "_query", "_record_class", "_release_ctr", "_state")
 
     def __init__(
         self,
-        connection: Connection,
+        connection: Connection[typing.Any],
         query: str,
         state: typing.Any,
-        record_class: type[Record] | None,
+        record_class: type[RecordT] | None,
     ) -> None:
         self._con = connection
         self._query = query
@@ -133,14 +133,14 @@ class PreparedStatement:
 
     def fetch(
         self, *args: typing.Any, timeout: float | None = None
-    ) -> typing.Coroutine[typing.Any, typing.Any, list[Record]]:
+    ) -> typing.Coroutine[typing.Any, typing.Any, list[RecordT]]:
         """Run the statement and return all rows."""
         self._check("fetch")
         return self._run(args, MODE_ALL, 0, timeout, "fetch")
 
     def fetchrow(
         self, *args: typing.Any, timeout: float | None = None
-    ) -> typing.Coroutine[typing.Any, typing.Any, Record | None]:
+    ) -> typing.Coroutine[typing.Any, typing.Any, RecordT | None]:
         """Run the statement and return the first row, or None."""
         self._check("fetchrow")
         return self._run(args, MODE_ROW, 0, timeout, "fetchrow")
@@ -178,7 +178,7 @@ class PreparedStatement:
 
     def fetchmany(
         self, args: typing.Iterable[typing.Any], *, timeout: float | None = None
-    ) -> typing.Coroutine[typing.Any, typing.Any, list[Record]]:
+    ) -> typing.Coroutine[typing.Any, typing.Any, list[RecordT]]:
         """Run the statement for each argument sequence and return all rows."""
         self._check("fetchmany")
         return self._run_many(args, MODE_ALL, timeout, "fetchmany")
@@ -192,7 +192,7 @@ class PreparedStatement:
 
     def cursor(
         self, *args: typing.Any, prefetch: int | None = None, timeout: float | None = None
-    ) -> cursor_mod.CursorFactory:
+    ) -> cursor_mod.CursorFactory[RecordT]:
         """A cursor factory over this statement."""
         self._check("cursor")
         return cursor_mod.CursorFactory(

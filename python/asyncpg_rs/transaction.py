@@ -4,8 +4,11 @@ Everything here is plain SQL sent through ``Connection.execute``; the only state
 connection is ``connection._top_xact``, the outermost open ``Transaction`` (or ``None``).
 """
 
+from __future__ import annotations
+
 import enum
 import itertools
+import typing
 
 from .exceptions import InterfaceError
 
@@ -71,7 +74,13 @@ class Transaction:
         "_state",
     )
 
-    def __init__(self, connection, isolation, readonly, deferrable):
+    def __init__(
+        self,
+        connection: typing.Any,
+        isolation: str | None,
+        readonly: bool,
+        deferrable: bool,
+    ) -> None:
         if isolation and isolation not in ISOLATION_LEVELS:
             raise ValueError(
                 f"isolation is expected to be either of {ISOLATION_LEVELS}, got {isolation!r}"
@@ -84,7 +93,7 @@ class Transaction:
         self._deferrable = deferrable
         self._state = TransactionState.NEW
         self._nested = False
-        self._id = None
+        self._id: str | None = None
         self._managed = False
 
     # -- guards ----------------------------------------------------------------------------
@@ -113,13 +122,13 @@ class Transaction:
 
     # -- async with ------------------------------------------------------------------------
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> None:
         if self._managed:
             raise InterfaceError("cannot enter context: already in an `async with` block")
         self._managed = True
         await self.start()
 
-    async def __aexit__(self, extype, ex, tb):
+    async def __aexit__(self, extype: object, ex: object, tb: object) -> None:
         try:
             self._check_conn_validity("__aexit__")
         except InterfaceError:
@@ -138,7 +147,7 @@ class Transaction:
 
     # -- public API ------------------------------------------------------------------------
 
-    async def start(self):
+    async def start(self) -> None:
         """Enter the transaction or savepoint block."""
         self._check_conn_validity("start")
         self._check_not_finished("start")
@@ -170,7 +179,7 @@ class Transaction:
             self._id = f"__asyncpg_savepoint_{next(_savepoint_ids):x}__"
             query = f"SAVEPOINT {self._id};"
         else:
-            query = "BEGIN" + _BEGIN_ISOLATION.get(self._isolation, "")
+            query = "BEGIN" + _BEGIN_ISOLATION.get(self._isolation or "", "")
             if self._readonly:
                 query += " READ ONLY"
             if self._deferrable:
@@ -179,14 +188,14 @@ class Transaction:
 
         await self._run(query, TransactionState.STARTED)
 
-    async def commit(self):
+    async def commit(self) -> None:
         """Exit the transaction or savepoint block and commit changes."""
         self._check_conn_validity("commit")
         if self._managed:
             raise InterfaceError("cannot manually commit from within an `async with` block")
         await self._finish("commit")
 
-    async def rollback(self):
+    async def rollback(self) -> None:
         """Exit the transaction or savepoint block and rollback changes."""
         self._check_conn_validity("rollback")
         if self._managed:
@@ -216,7 +225,7 @@ class Transaction:
             raise
         self._state = success_state
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         attrs = [f"state:{self._state.name.lower()}"]
         if self._isolation is not None:
             attrs.append(self._isolation)

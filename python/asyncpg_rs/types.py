@@ -126,7 +126,7 @@ class Range(typing.Generic[_RV]):
             return False
         if self._lower == other._lower:
             return bool(other._lower_inc) or not self._lower_inc
-        return self._lower > other._lower
+        return bool(self._lower > other._lower)  # type: ignore[operator]  # bounds of one range type are comparable
 
     def _upper_within(self, other: Range[_RV]) -> bool:
         # Does our upper bound end no later than `other`'s?
@@ -136,7 +136,7 @@ class Range(typing.Generic[_RV]):
             return False
         if self._upper == other._upper:
             return bool(other._upper_inc) or not self._upper_inc
-        return self._upper < other._upper
+        return bool(self._upper < other._upper)  # type: ignore[operator]  # bounds of one range type are comparable
 
     def issubset(self, other: Range[_RV]) -> bool:
         """True if every value of this range is in `other` (bounds compared, not normalised)."""

@@ -18,6 +18,7 @@ import decimal
 import enum
 import json
 import sys
+import time
 import traceback
 import uuid
 from typing import Any, Callable, Optional
@@ -961,7 +962,7 @@ async def cancellation() -> Any:
     for i in range(3):
         async with Session() as s:
             try:
-                await asyncio.wait_for(s.execute(sa.text("SELECT pg_sleep(5)")), 0.2)
+                await asyncio.wait_for(s.execute(sa.text("SELECT pg_sleep(30)")), 0.2)
             except asyncio.TimeoutError:
                 out[f"timeout{i}"] = True
     async with Session() as s:
@@ -982,14 +983,24 @@ async def cancellation() -> Any:
             out["stream_cancelled"] = True
     async with eng.connect() as conn:
         out["after_stream"] = await conn.scalar(sa.text("SELECT 43"))
-    await asyncio.sleep(0.3)
-    async with eng.connect() as conn:
-        out["sleepers_left"] = await conn.scalar(
-            sa.text(
-                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(5)%'"
-                " AND state = 'active' AND pid <> pg_backend_pid()"
+    # Both drivers cancel a timed-out query on the server with a CancelRequest sent on a new
+    # connection *after* the caller's cancellation returns: how soon the server stops depends on
+    # scheduling (a fixed 0.3 s wait failed under load, for either driver). Wait for it, bounded
+    # far below the 30 s the sleeps would run uncancelled. Each check is its own transaction, as
+    # pg_stat_activity is a snapshot within one.
+    deadline = time.monotonic() + 10
+    while True:
+        async with eng.connect() as conn:
+            sleepers = await conn.scalar(
+                sa.text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(30)%'"
+                    " AND state = 'active' AND pid <> pg_backend_pid()"
+                )
             )
-        )
+        if sleepers == 0 or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.05)
+    out["sleepers_left"] = sleepers
     await eng.dispose()
     assert out["after"] == 42 and out["after_stream"] == 43, out
     return out

@@ -3,7 +3,19 @@
 """asyncpg_rs.exceptions: one class per PostgreSQL SQLSTATE, named as in asyncpg."""
 
 from . import _base
-from ._base import *  # noqa: F403
+from ._base import ClientConfigurationError as ClientConfigurationError
+from ._base import FatalPostgresError as FatalPostgresError
+from ._base import InterfaceError as InterfaceError
+from ._base import InterfaceWarning as InterfaceWarning
+from ._base import InternalClientError as InternalClientError
+from ._base import OutdatedSchemaCacheError as OutdatedSchemaCacheError
+from ._base import PostgresError as PostgresError
+from ._base import PostgresLogMessage as PostgresLogMessage
+from ._base import ProtocolError as ProtocolError
+from ._base import TargetServerAttributeNotMatched as TargetServerAttributeNotMatched
+from ._base import UnknownPostgresError as UnknownPostgresError
+from ._base import UnsupportedClientFeatureError as UnsupportedClientFeatureError
+from ._base import UnsupportedServerFeatureError as UnsupportedServerFeatureError
 from ._base import _make_log_message, _make_server_error  # noqa: F401
 
 
@@ -1602,6 +1614,7 @@ __all__ = (
     "CharacterNotInRepertoireError",
     "CheckViolationError",
     "ClientCannotConnectError",
+    "ClientConfigurationError",
     "CollationMismatchError",
     "ConfigFileError",
     "ConfigurationLimitExceededError",
@@ -1667,6 +1680,7 @@ __all__ = (
     "FDWUnableToCreateExecutionError",
     "FDWUnableToCreateReplyError",
     "FDWUnableToEstablishConnectionError",
+    "FatalPostgresError",
     "FeatureNotSupportedError",
     "FileNameTooLongError",
     "ForeignKeyViolationError",
@@ -1687,6 +1701,9 @@ __all__ = (
     "InsufficientPrivilegeError",
     "InsufficientResourcesError",
     "IntegrityConstraintViolationError",
+    "InterfaceError",
+    "InterfaceWarning",
+    "InternalClientError",
     "InternalServerError",
     "IntervalFieldOverflowError",
     "InvalidArgumentForLogarithmError",
@@ -1776,10 +1793,13 @@ __all__ = (
     "ObjectNotInPrerequisiteStateError",
     "OperatorInterventionError",
     "OutOfMemoryError",
+    "OutdatedSchemaCacheError",
     "PLPGSQLError",
     "PostgresConnectionError",
+    "PostgresError",
     "PostgresFloatingPointError",
     "PostgresIOError",
+    "PostgresLogMessage",
     "PostgresSyntaxError",
     "PostgresSystemError",
     "PostgresWarning",
@@ -1788,6 +1808,7 @@ __all__ = (
     "ProgramLimitExceededError",
     "ProhibitedExternalRoutineSQLStatementAttemptedError",
     "ProhibitedSQLStatementAttemptedError",
+    "ProtocolError",
     "ProtocolViolationError",
     "QueryCanceledError",
     "RaiseError",
@@ -1819,6 +1840,7 @@ __all__ = (
     "StringDataRightTruncationError",
     "SubstringError",
     "SyntaxOrAccessError",
+    "TargetServerAttributeNotMatched",
     "TooManyArgumentsError",
     "TooManyColumnsError",
     "TooManyConnectionsError",
@@ -1840,7 +1862,10 @@ __all__ = (
     "UndefinedParameterError",
     "UndefinedTableError",
     "UniqueViolationError",
+    "UnknownPostgresError",
     "UnsafeNewEnumValueUsageError",
+    "UnsupportedClientFeatureError",
+    "UnsupportedServerFeatureError",
     "UnterminatedCStringError",
     "UntranslatableCharacterError",
     "WindowingError",
@@ -1848,4 +1873,3 @@ __all__ = (
     "WrongObjectTypeError",
     "ZeroLengthCharacterStringError",
 )
-__all__ += _base.__all__

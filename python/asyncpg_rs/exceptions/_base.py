@@ -88,18 +88,18 @@ class PostgresMessageMeta(type):
         return cls
 
     @classmethod
-    def get_message_class_for_sqlstate(mcls, code: Optional[str]) -> type:
+    def get_message_class_for_sqlstate(cls, code: Optional[str]) -> type:
         """The class registered for ``code``, or UnknownPostgresError."""
-        return mcls._registry.get(code or "", UnknownPostgresError)
+        return cls._registry.get(code or "", UnknownPostgresError)
 
     @classmethod
-    def get_error_class_for_sqlstate(mcls, code: Optional[str]) -> type:
+    def get_error_class_for_sqlstate(cls, code: Optional[str]) -> type:
         """The class for ``code``, else for its SQLSTATE class (``22xxx`` -> 22000), else
         UnknownPostgresError. (asyncpg skips the middle step.)"""
-        cls = mcls._registry.get(code or "")
-        if cls is None and code:
-            cls = mcls._registry.get(code[:2] + "000")
-        return cls if cls is not None else UnknownPostgresError
+        found = cls._registry.get(code or "")
+        if found is None and code:
+            found = cls._registry.get(code[:2] + "000")
+        return found if found is not None else UnknownPostgresError
 
 
 class PostgresMessage(metaclass=PostgresMessageMeta):
@@ -223,7 +223,7 @@ class PostgresLogMessage(PostgresMessage):
         # Warning classes are exceptions too and take the message as their argument.
         msg = msgcls(message) if issubclass(msgcls, BaseException) else msgcls()
         msg.__dict__.update(attrs)
-        return msg
+        return msg  # type: ignore[no-any-return,return-value]  # a PostgresMessage subclass
 
 
 class InterfaceMessage:
