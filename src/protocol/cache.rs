@@ -3,6 +3,7 @@
 //! `max_cached_statement_lifetime`.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -30,9 +31,35 @@ impl Entry {
     }
 }
 
+/// FxHash (rustc's hasher): a multiply and a rotate per 8 bytes of query text.
+///
+/// NOTE: std's SipHash was ~200 instructions per lookup of a short query, a percent of a
+/// `SELECT 1` round trip on uvloop (callgrind, 2026-12-02). Flooding needs no defence here: the
+/// map holds at most `capacity` entries, so a collision costs at most that many comparisons.
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// LRU map of prepared statements.
 pub struct StatementCache {
-    map: HashMap<String, Entry>,
+    map: HashMap<String, Entry, BuildHasherDefault<FxHasher>>,
     tick: u64,
     /// Maximum number of statements; 0 disables named statements altogether.
     pub capacity: usize,
@@ -45,7 +72,7 @@ pub struct StatementCache {
 impl StatementCache {
     pub fn new(capacity: usize, max_query_size: usize, max_lifetime: Option<Duration>) -> Self {
         StatementCache {
-            map: HashMap::new(),
+            map: HashMap::default(),
             tick: 0,
             capacity,
             max_query_size,

@@ -9,12 +9,16 @@
 
 use pyo3::{PyTraverseError, PyVisit};
 
-use super::queue::{Args, Kind, Pending, Then};
+use super::queue::{Args, FutureMaker, Kind, Pending, Then};
 use super::PyBaseProtocol;
 
 impl PyBaseProtocol {
     pub(super) fn traverse_refs(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
         visit.call(&self.event_loop)?;
+        if let Some(FutureMaker::Direct { class, kwargs }) = self.future_maker.get() {
+            visit.call(class)?;
+            visit.call(kwargs)?;
+        }
         visit.call(&self.transport)?;
         visit.call(&self.record_class)?;
         visit.call(&self.notification_callback)?;

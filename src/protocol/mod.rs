@@ -68,6 +68,8 @@ enum State {
 #[pyclass(name = "BaseProtocol", module = "asyncpg_rs._native", subclass)]
 pub struct PyBaseProtocol {
     event_loop: Py<PyAny>,
+    /// How requests make their futures, decided at the first one (queue.rs `new_future`).
+    future_maker: std::sync::OnceLock<queue::FutureMaker>,
     transport: Option<Py<PyAny>>,
     state: State,
     inbuf: BytesMut,
@@ -143,6 +145,7 @@ impl PyBaseProtocol {
         };
         PyBaseProtocol {
             event_loop,
+            future_maker: std::sync::OnceLock::new(),
             transport: None,
             state: State::New,
             inbuf: BytesMut::with_capacity(64 * 1024),

@@ -7,12 +7,46 @@ use std::sync::Arc;
 
 use pyo3::exceptions::PyIndexError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyType};
+use pyo3::types::{PyBytes, PyDict, PyList, PyType};
 use pyo3::{intern, IntoPyObjectExt};
 
 use super::statement::Statement;
 use super::{PyBaseProtocol, State};
 use crate::errors::{self, Fields};
+
+/// How a request's future is made.
+pub(super) enum FutureMaker {
+    /// `asyncio.Future(loop=loop)`: what `BaseEventLoop.create_future` returns, made without its
+    /// Python frame.
+    ///
+    /// NOTE: profiled 2026-12-02 (callgrind, `fetchval('SELECT 1')` on the stock loop): the
+    /// Python-level `loop.create_future()` was 2,700 of 53,000 instructions per round trip, the
+    /// direct construction about 1,000.
+    Direct { class: Py<PyAny>, kwargs: Py<PyDict> },
+    /// `loop.create_future()`: a loop with its own future factory (uvloop's is already native).
+    Loop,
+}
+
+impl FutureMaker {
+    fn for_loop(py: Python<'_>, event_loop: &Bound<'_, PyAny>) -> FutureMaker {
+        let direct = || -> PyResult<Option<FutureMaker>> {
+            let asyncio = py.import("asyncio")?;
+            let base = asyncio.getattr("BaseEventLoop")?.getattr("create_future")?;
+            // The bound method's function: catches a subclass' override and one set on the instance.
+            let own = event_loop.getattr("create_future")?.getattr("__func__");
+            if !own.is_ok_and(|f| f.is(&base)) {
+                return Ok(None);
+            }
+            let kwargs = PyDict::new(py);
+            kwargs.set_item("loop", event_loop)?;
+            Ok(Some(FutureMaker::Direct {
+                class: asyncio.getattr("Future")?.unbind(),
+                kwargs: kwargs.unbind(),
+            }))
+        };
+        direct().ok().flatten().unwrap_or(FutureMaker::Loop)
+    }
+}
 
 /// Result shapes a request can ask for.
 pub(super) const MODE_STATUS: u8 = 0;
@@ -160,7 +194,13 @@ impl PyBaseProtocol {
     }
 
     pub(super) fn new_future(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        self.event_loop.call_method0(py, intern!(py, "create_future"))
+        let maker = self
+            .future_maker
+            .get_or_init(|| FutureMaker::for_loop(py, self.event_loop.bind(py)));
+        match maker {
+            FutureMaker::Direct { class, kwargs } => class.bind(py).call((), Some(kwargs.bind(py))).map(Bound::unbind),
+            FutureMaker::Loop => self.event_loop.call_method0(py, intern!(py, "create_future")),
+        }
     }
 
     pub(super) fn check_open(&self, py: Python<'_>) -> PyResult<()> {
