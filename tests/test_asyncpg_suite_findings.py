@@ -157,3 +157,37 @@ def test_cluster_hba_entry_takes_ipaddress_networks(tmp_path):
     )
     with open(os.path.join(c.get_data_dir(), "pg_hba.conf")) as f:
         assert f.read().split() == ["host", "all", "all", "127.0.0.0/24", "trust"]
+
+
+async def test_released_connection_objects_refuse_when_called(driver, pg_dsn):
+    # asyncpg tests/test_pool.py::TestPool::test_pool_11: statements, cursors and transactions of
+    # a connection released to its pool refuse at call time, before looking at the arguments.
+    pool = await driver.create_pool(pg_dsn, min_size=1, max_size=1)
+    try:
+        con = await pool.acquire()
+        ps = await con.prepare("SELECT 1")
+        txn = con.transaction()
+        async with con.transaction():
+            cur = await con.cursor("SELECT 1")
+        await pool.release(con)
+        seen = []
+        for call in (
+            ps.get_query,
+            ps.get_statusmsg,
+            ps.get_parameters,
+            ps.get_attributes,
+            cur.fetch,
+            cur.fetchrow,
+            txn.start,
+            txn.commit,
+            txn.rollback,
+        ):
+            try:
+                call()
+            except driver.InterfaceError as e:
+                seen.append("released back to the pool" in str(e))
+            else:
+                seen.append("no error")
+        assert seen == [True] * 9
+    finally:
+        await pool.close()

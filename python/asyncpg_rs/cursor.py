@@ -23,6 +23,10 @@ def _check_released(con: typing.Any, release_ctr: int, cls: str, meth: str) -> N
         )
 
 
+#: Default of Cursor.fetch's `n`, so that a released cursor refuses before the missing argument.
+_NO_COUNT: typing.Any = object()
+
+
 class CursorFactory(typing.Generic[RecordT]):
     """What :meth:`Connection.cursor` returns: iterate it, or await it for a :class:`Cursor`."""
 
@@ -198,10 +202,13 @@ class Cursor(_BaseCursor[RecordT]):
         return self
 
     def fetch(
-        self, n: int, *, timeout: float | None = None
+        self, n: int = typing.cast(int, _NO_COUNT), *, timeout: float | None = None
     ) -> typing.Coroutine[typing.Any, typing.Any, list[RecordT]]:
         """Return the next `n` rows (fewer at the end)."""
+        # Released first, then the arguments, as asyncpg's guarded methods do.
         _check_released(self._con, self._release_ctr, "Cursor", "fetch")
+        if n is _NO_COUNT:
+            raise TypeError("Cursor.fetch() missing 1 required positional argument: 'n'")
         return self._fetch(n, timeout=timeout)
 
     async def _fetch(self, n: int, *, timeout: float | None = None) -> list[RecordT]:

@@ -147,8 +147,15 @@ class Transaction:
 
     # -- public API ------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    # The public methods check the connection when called (not when awaited), as asyncpg's
+    # guarded methods do: a transaction of a connection released to a pool refuses at once.
+
+    def start(self) -> typing.Coroutine[typing.Any, typing.Any, None]:
         """Enter the transaction or savepoint block."""
+        self._check_conn_validity("start")
+        return self._start()
+
+    async def _start(self) -> None:
         self._check_conn_validity("start")
         self._check_not_finished("start")
         if self._state is TransactionState.STARTED:
@@ -188,15 +195,23 @@ class Transaction:
 
         await self._run(query, TransactionState.STARTED)
 
-    async def commit(self) -> None:
+    def commit(self) -> typing.Coroutine[typing.Any, typing.Any, None]:
         """Exit the transaction or savepoint block and commit changes."""
+        self._check_conn_validity("commit")
+        return self._commit()
+
+    async def _commit(self) -> None:
         self._check_conn_validity("commit")
         if self._managed:
             raise InterfaceError("cannot manually commit from within an `async with` block")
         await self._finish("commit")
 
-    async def rollback(self) -> None:
+    def rollback(self) -> typing.Coroutine[typing.Any, typing.Any, None]:
         """Exit the transaction or savepoint block and rollback changes."""
+        self._check_conn_validity("rollback")
+        return self._rollback()
+
+    async def _rollback(self) -> None:
         self._check_conn_validity("rollback")
         if self._managed:
             raise InterfaceError("cannot manually rollback from within an `async with` block")
