@@ -664,7 +664,7 @@ mod tests {
     use std::sync::Arc;
 
     use pyo3::prelude::*;
-    use pyo3::types::{PyDict, PyType};
+    use pyo3::types::{PyDict, PyList, PyTuple, PyType};
 
     use super::{PyRecord, RecordDescriptor};
 
@@ -723,9 +723,14 @@ mod tests {
             // Users still cannot make one.
             assert!(sub.call0().is_err());
             assert!(py.get_type::<PyRecord>().call0().is_err());
-            // A class that is not a Record subclass is refused.
-            let not_sub = py.get_type::<PyDict>();
+            // A class that is not a Record subclass is refused, except exactly dict and tuple
+            // (plain rows for the `row_format` option).
+            let not_sub = py.get_type::<PyList>();
             assert!(row(py, &desc, Some(&not_sub)).is_err());
+            let as_dict = row(py, &desc, Some(&py.get_type::<PyDict>()))?;
+            assert_eq!(as_dict.bind(py).cast::<PyDict>()?.len(), 2);
+            let as_tuple = row(py, &desc, Some(&py.get_type::<PyTuple>()))?;
+            assert_eq!(as_tuple.bind(py).cast::<PyTuple>()?.len(), 2);
             Ok(())
         })
         .unwrap();
