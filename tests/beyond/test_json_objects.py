@@ -232,3 +232,13 @@ def test_encoder_output_reads_back_as_the_value():
     for _ in range(1000):
         value = _random_value(rng)
         assert _same(json.loads(_native._json_encode(value)), json.loads(json.dumps(value)))
+
+
+async def test_without_a_statement_cache(pg_dsn):
+    # The pgbouncer mode (unnamed statements, descriptions kept client-side) uses the same codecs.
+    con = await asyncpg_rs.connect(pg_dsn, json_objects=True, statement_cache_size=0)
+    try:
+        for _ in range(3):
+            assert await con.fetchval("SELECT $1::jsonb", {"k": [1, None]}) == {"k": [1, None]}
+    finally:
+        await con.close()
