@@ -440,6 +440,27 @@ async def test_idle_connections_above_min_size_are_closed(pg_dsn):
         assert await _wait_for(lambda: pool.get_size() == 0, timeout=3)
 
 
+async def test_idle_expiry_counts_from_the_last_release(pg_dsn):
+    """A connection used again and again within the lifetime is never closed for idleness, through
+    acquire()/release() and the shortcuts alike; once left alone it goes after the lifetime."""
+    async with asyncpg_rs.create_pool(
+        pg_dsn, min_size=0, max_size=1, max_inactive_connection_lifetime=1.0
+    ) as pool:
+        async with pool.acquire() as con:
+            pid = con.get_server_pid()
+        loop = asyncio.get_running_loop()
+        end = loop.time() + 2.5
+        while loop.time() < end:
+            assert await pool.fetchval("SELECT pg_backend_pid()") == pid
+            async with pool.acquire() as con:
+                assert con.get_server_pid() == pid
+            await asyncio.sleep(0.05)
+        assert pool.get_size() == 1
+        released = loop.time()
+        assert await _wait_for(lambda: pool.get_size() == 0, timeout=10)
+        assert loop.time() - released >= 0.9
+
+
 async def test_idle_connections_at_min_size_are_kept(pg_dsn):
     async with asyncpg_rs.create_pool(
         pg_dsn, min_size=1, max_size=2, max_inactive_connection_lifetime=0.05
