@@ -394,3 +394,20 @@ async def test_a_stale_statement_drops_the_whole_pools_caches(pg_dsn):
     finally:
         await admin.execute("DROP TABLE inv_pool")
         await admin.close()
+
+
+async def test_protocol_is_cancelling_while_a_cancel_is_under_way(con):
+    assert not con._protocol._is_cancelling()
+    started = asyncio.Event()
+
+    async def stalled_cancel(**kwargs):
+        started.set()
+        await asyncio.get_running_loop().create_future()
+
+    with mock.patch.object(connect_utils, "_cancel", stalled_cancel):
+        with pytest.raises(asyncio.TimeoutError):
+            await con.execute("SELECT pg_sleep(10)", timeout=0.05)
+        await asyncio.wait_for(started.wait(), 10)
+        assert con._protocol._is_cancelling()
+        con.terminate()
+        assert not con._protocol._is_cancelling()

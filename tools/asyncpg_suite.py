@@ -312,17 +312,28 @@ def parse_junit(xml: Path) -> dict[str, str]:
     return results
 
 
-def per_file_table(results: dict[str, str], baseline: dict[str, str] | None) -> str:
+def in_files(test_id: str, files: set[str] | None) -> bool:
+    return files is None or test_id.split("::", 1)[0] in files
+
+
+def per_file_table(
+    results: dict[str, str], baseline: dict[str, str] | None, files: set[str] | None = None
+) -> str:
+    """Counts per file; with a baseline, how many of its passes pass here. A baseline pass that
+    did not run here (its file failed to import, say) counts as lost."""
     by_file: dict[str, Counter[str]] = defaultdict(Counter)
     base_pass: Counter[str] = Counter()
     both_pass: Counter[str] = Counter()
     for test_id, outcome in results.items():
+        by_file[test_id.split("::", 1)[0]][outcome] += 1
+    for test_id, outcome in (baseline or {}).items():
+        if outcome != "passed" or not in_files(test_id, files):
+            continue
         file = test_id.split("::", 1)[0]
-        by_file[file][outcome] += 1
-        if baseline is not None and baseline.get(test_id) == "passed":
-            base_pass[file] += 1
-            if outcome == "passed":
-                both_pass[file] += 1
+        by_file.setdefault(file, Counter())  # listed even when nothing of it ran
+        base_pass[file] += 1
+        if results.get(test_id) == "passed":
+            both_pass[file] += 1
     header = "| file | passed | failed | errors | skipped |"
     sep = "|---|---:|---:|---:|---:|"
     if baseline is not None:
@@ -420,10 +431,10 @@ def main() -> int:
         return 1
     print()
     print(f"asyncpg {ASYNCPG_VERSION}'s suite through asyncpg_rs:")
-    print(per_file_table(results, baseline))
+    print(per_file_table(results, baseline, set(args.files) if args.files else None))
     if baseline:
-        ran = set(results)
-        base_passes = {t for t, o in baseline.items() if o == "passed" and t in ran}
+        wanted = set(args.files) if args.files else None
+        base_passes = {t for t, o in baseline.items() if o == "passed" and in_files(t, wanted)}
         lost = sorted(t for t in base_passes if results.get(t) != "passed")
         gained = sorted(
             t for t, o in results.items() if o == "passed" and baseline.get(t) != "passed"

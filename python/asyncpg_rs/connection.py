@@ -734,6 +734,7 @@ class Connection(typing.Generic[RecordT], metaclass=ConnectionMeta):
             return
         barrier = self._loop.create_future()
         self._cancel_barrier = barrier
+        self._protocol._cancel_barrier = barrier  # for Protocol._is_cancelling()
         task = self._loop.create_task(self._send_cancel(barrier))
         self._cancellations.add(task)
         task.add_done_callback(self._cancellations.discard)

@@ -22,6 +22,14 @@ class Protocol(_native.BaseProtocol):
     def __init__(self, *args: object, **kwargs: object) -> None:
         self._write_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
+        # Set by the connection while a CancelRequest is under way (see _is_cancelling).
+        self._cancel_barrier: asyncio.Future[None] | None = None
+
+    def _is_cancelling(self) -> bool:
+        """asyncpg's name: a CancelRequest for this session is under way (sent or being sent,
+        and the cancelled request not over yet)."""
+        barrier = getattr(self, "_cancel_barrier", None)
+        return barrier is not None and not barrier.done() and not self.is_closed()
 
     def abort(self) -> None:
         """Close the socket at once, without Terminate (asyncpg's ``Protocol.abort()``); the
