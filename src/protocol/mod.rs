@@ -36,6 +36,8 @@ mod stats;
 mod tests;
 #[cfg(test)]
 mod tests_fuzz;
+#[cfg(test)]
+mod tests_shapes;
 mod types;
 mod wrap;
 

@@ -44,12 +44,12 @@ def outcome(fut):
 "#;
 
 /// A protocol on a recording transport, with the harness module.
-struct Session<'py> {
-    py: Python<'py>,
-    h: Bound<'py, PyDict>,
-    proto: Bound<'py, PyBaseProtocol>,
-    transport: Bound<'py, PyAny>,
-    event_loop: Bound<'py, PyAny>,
+pub(super) struct Session<'py> {
+    pub(super) py: Python<'py>,
+    pub(super) h: Bound<'py, PyDict>,
+    pub(super) proto: Bound<'py, PyBaseProtocol>,
+    pub(super) transport: Bound<'py, PyAny>,
+    pub(super) event_loop: Bound<'py, PyAny>,
 }
 
 /// Loads `asyncpg_rs.exceptions` alone: the package's `__init__` would import the compiled module.
@@ -88,7 +88,7 @@ pub(super) fn attach<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
 }
 
 impl<'py> Session<'py> {
-    fn new(py: Python<'py>) -> Self {
+    pub(super) fn new(py: Python<'py>) -> Self {
         let h = PyDict::new(py);
         py.run(&CString::new(HARNESS).unwrap(), Some(&h), None).unwrap();
         let event_loop = h.get_item("new_loop").unwrap().unwrap().call0().unwrap();
@@ -109,7 +109,7 @@ impl<'py> Session<'py> {
     }
 
     /// A session past startup (trust authentication).
-    fn ready(py: Python<'py>) -> Self {
+    pub(super) fn ready(py: Python<'py>) -> Self {
         let s = Session::new(py);
         let fut = s.startup(None);
         s.feed(
@@ -126,7 +126,7 @@ impl<'py> Session<'py> {
         s
     }
 
-    fn startup(&self, password: Option<&str>) -> Py<PyAny> {
+    pub(super) fn startup(&self, password: Option<&str>) -> Py<PyAny> {
         self.proto
             .borrow_mut()
             .startup(
@@ -141,19 +141,19 @@ impl<'py> Session<'py> {
             .unwrap()
     }
 
-    fn feed(&self, bytes: &[u8]) {
+    pub(super) fn feed(&self, bytes: &[u8]) {
         let data = PyBytes::new(self.py, bytes);
         self.proto.borrow_mut().data_received(self.py, &data);
     }
 
     /// Feed one byte at a time: framing must not depend on how the bytes arrive.
-    fn feed_bytewise(&self, bytes: &[u8]) {
+    pub(super) fn feed_bytewise(&self, bytes: &[u8]) {
         for b in bytes {
             self.feed(std::slice::from_ref(b));
         }
     }
 
-    fn take_written(&self) -> Vec<u8> {
+    pub(super) fn take_written(&self) -> Vec<u8> {
         let w = self.transport.getattr("written").unwrap();
         let out: Vec<u8> = w.extract().unwrap();
         w.call_method1("clear", ()).ok();
@@ -161,7 +161,7 @@ impl<'py> Session<'py> {
     }
 
     /// The frontend messages written since the last call, as (type byte, body).
-    fn written_messages(&self) -> Vec<(u8, Vec<u8>)> {
+    pub(super) fn written_messages(&self) -> Vec<(u8, Vec<u8>)> {
         let bytes = self.take_written();
         let mut out = Vec::new();
         let mut pos = 0;
@@ -174,12 +174,12 @@ impl<'py> Session<'py> {
         out
     }
 
-    fn written_tags(&self) -> String {
+    pub(super) fn written_tags(&self) -> String {
         self.written_messages().iter().map(|(t, _)| char::from(*t)).collect()
     }
 
     /// "ok <repr>", "raise <Class>: <message>" or "pending".
-    fn outcome(&self, fut: &Py<PyAny>) -> String {
+    pub(super) fn outcome(&self, fut: &Py<PyAny>) -> String {
         let o = self.h.get_item("outcome").unwrap().unwrap().call1((fut,)).unwrap();
         let o = o.cast::<PyTuple>().unwrap();
         let kind: String = o.get_item(0).unwrap().extract().unwrap();
@@ -190,7 +190,7 @@ impl<'py> Session<'py> {
         }
     }
 
-    fn query(&self, sql: &str, args: &[i32], mode: u8) -> Py<PyAny> {
+    pub(super) fn query(&self, sql: &str, args: &[i32], mode: u8) -> Py<PyAny> {
         let args = PyTuple::new(self.py, args).unwrap();
         self.proto
             .borrow_mut()
@@ -198,7 +198,7 @@ impl<'py> Session<'py> {
             .unwrap()
     }
 
-    fn run_callbacks(&self) {
+    pub(super) fn run_callbacks(&self) {
         self.h
             .get_item("run_callbacks")
             .unwrap()
@@ -207,7 +207,7 @@ impl<'py> Session<'py> {
             .unwrap();
     }
 
-    fn attr(&self, name: &str) -> Bound<'py, PyAny> {
+    pub(super) fn attr(&self, name: &str) -> Bound<'py, PyAny> {
         self.transport.getattr(name).unwrap()
     }
 }
@@ -220,44 +220,44 @@ impl Drop for Session<'_> {
 
 // ----- backend messages -----
 
-fn msg(tag: u8, body: &[u8]) -> Vec<u8> {
+pub(super) fn msg(tag: u8, body: &[u8]) -> Vec<u8> {
     let mut out = vec![tag];
     out.extend_from_slice(&i32::try_from(body.len() + 4).unwrap().to_be_bytes());
     out.extend_from_slice(body);
     out
 }
 
-fn cstr(s: &str) -> Vec<u8> {
+pub(super) fn cstr(s: &str) -> Vec<u8> {
     let mut v = s.as_bytes().to_vec();
     v.push(0);
     v
 }
 
-fn auth(code: i32) -> Vec<u8> {
+pub(super) fn auth(code: i32) -> Vec<u8> {
     msg(b'R', &code.to_be_bytes())
 }
 
-fn param_status(k: &str, v: &str) -> Vec<u8> {
+pub(super) fn param_status(k: &str, v: &str) -> Vec<u8> {
     msg(b'S', &[cstr(k), cstr(v)].concat())
 }
 
-fn backend_key(pid: i32, secret: i32) -> Vec<u8> {
+pub(super) fn backend_key(pid: i32, secret: i32) -> Vec<u8> {
     msg(b'K', &[pid.to_be_bytes(), secret.to_be_bytes()].concat())
 }
 
-fn ready(status: u8) -> Vec<u8> {
+pub(super) fn ready(status: u8) -> Vec<u8> {
     msg(b'Z', &[status])
 }
 
-fn parse_complete() -> Vec<u8> {
+pub(super) fn parse_complete() -> Vec<u8> {
     msg(b'1', &[])
 }
 
-fn bind_complete() -> Vec<u8> {
+pub(super) fn bind_complete() -> Vec<u8> {
     msg(b'2', &[])
 }
 
-fn param_description(oids: &[u32]) -> Vec<u8> {
+pub(super) fn param_description(oids: &[u32]) -> Vec<u8> {
     let mut body = u16::try_from(oids.len()).unwrap().to_be_bytes().to_vec();
     for o in oids {
         body.extend_from_slice(&o.to_be_bytes());
@@ -266,7 +266,7 @@ fn param_description(oids: &[u32]) -> Vec<u8> {
 }
 
 /// RowDescription of binary columns (name, type OID).
-fn row_description(cols: &[(&str, u32)]) -> Vec<u8> {
+pub(super) fn row_description(cols: &[(&str, u32)]) -> Vec<u8> {
     let mut body = u16::try_from(cols.len()).unwrap().to_be_bytes().to_vec();
     for (name, oid) in cols {
         body.extend(cstr(name));
@@ -280,7 +280,7 @@ fn row_description(cols: &[(&str, u32)]) -> Vec<u8> {
     msg(b'T', &body)
 }
 
-fn data_row(values: &[Option<&[u8]>]) -> Vec<u8> {
+pub(super) fn data_row(values: &[Option<&[u8]>]) -> Vec<u8> {
     let mut body = u16::try_from(values.len()).unwrap().to_be_bytes().to_vec();
     for v in values {
         match v {
@@ -294,15 +294,15 @@ fn data_row(values: &[Option<&[u8]>]) -> Vec<u8> {
     msg(b'D', &body)
 }
 
-fn int4_row(v: i32) -> Vec<u8> {
+pub(super) fn int4_row(v: i32) -> Vec<u8> {
     data_row(&[Some(&v.to_be_bytes())])
 }
 
-fn command_complete(tag: &str) -> Vec<u8> {
+pub(super) fn command_complete(tag: &str) -> Vec<u8> {
     msg(b'C', &cstr(tag))
 }
 
-fn error_response(sqlstate: &str, message: &str) -> Vec<u8> {
+pub(super) fn error_response(sqlstate: &str, message: &str) -> Vec<u8> {
     let body = [
         b"SERROR\0".to_vec(),
         [b"C".to_vec(), cstr(sqlstate)].concat(),
@@ -313,7 +313,7 @@ fn error_response(sqlstate: &str, message: &str) -> Vec<u8> {
     msg(b'E', &body)
 }
 
-fn notice(message: &str) -> Vec<u8> {
+pub(super) fn notice(message: &str) -> Vec<u8> {
     let body = [
         b"SNOTICE\0".to_vec(),
         b"C00000\0".to_vec(),
@@ -324,7 +324,7 @@ fn notice(message: &str) -> Vec<u8> {
     msg(b'N', &body)
 }
 
-fn notification(pid: i32, channel: &str, payload: &str) -> Vec<u8> {
+pub(super) fn notification(pid: i32, channel: &str, payload: &str) -> Vec<u8> {
     msg(
         b'A',
         &[pid.to_be_bytes().to_vec(), cstr(channel), cstr(payload)].concat(),
@@ -332,7 +332,7 @@ fn notification(pid: i32, channel: &str, payload: &str) -> Vec<u8> {
 }
 
 /// The prepare reply for a statement with `params` and int4 columns `cols`.
-fn prepared(params: &[u32], cols: &[(&str, u32)]) -> Vec<u8> {
+pub(super) fn prepared(params: &[u32], cols: &[(&str, u32)]) -> Vec<u8> {
     [
         parse_complete(),
         param_description(params),
