@@ -316,6 +316,29 @@ async def test_release_warns_about_leftover_listeners(pg_dsn):
 # -- hooks -----------------------------------------------------------------------------------
 
 
+class _FailingResetConnection(asyncpg_rs.Connection):
+    def get_reset_query(self):
+        return "SELECT 1 / 0"
+
+
+async def test_failed_background_reset_closes_the_connection(pg_dsn):
+    """The reset sent without waiting on release: when it fails, the connection is terminated
+    and the next use gets a fresh one, through the shortcuts and acquire()/release() alike."""
+    async with asyncpg_rs.create_pool(
+        pg_dsn, min_size=1, max_size=1, connection_class=_FailingResetConnection
+    ) as pool:
+        holder = pool._holders[0]
+        first_con = holder._con
+        first = await pool.fetchval("SELECT pg_backend_pid()")
+        assert await _wait_for(first_con.is_closed)
+        async with pool.acquire() as con:
+            second_con = holder._con
+            second = await con.fetchval("SELECT pg_backend_pid()")
+        assert second_con is not first_con and second != first
+        assert await _wait_for(second_con.is_closed)
+        assert await pool.fetchval("SELECT pg_backend_pid()") not in (first, second)
+
+
 async def test_init_setup_and_reset_hooks(pg_dsn):
     calls = []
 

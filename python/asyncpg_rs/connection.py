@@ -1008,12 +1008,13 @@ class Connection(typing.Generic[RecordT], metaclass=ConnectionMeta):
         if prologue:
             await self.execute(prologue)
 
-    def _reset_nowait(self) -> bool:
+    def _reset_nowait(self, flush_later: bool = True) -> bool:
         """Pool release: send the reset query without waiting for its answer.
 
         Requests on a connection run in order, so whoever acquires the connection next has their
         queries run after the reset. A failed reset closes the connection. Returns False when a
-        waiting reset is needed (a cancellation in progress, an open transaction).
+        waiting reset is needed (a cancellation in progress, an open transaction). With
+        `flush_later` false the caller schedules the write itself (`_flush_soon()`).
         """
         if (
             self._cancel_barrier is not None
@@ -1029,15 +1030,18 @@ class Connection(typing.Generic[RecordT], metaclass=ConnectionMeta):
             # NOTE: the reset rides in the same write as the next user's first query when that
             # comes within two loop iterations: one send() instead of two. send() to a local
             # server costs more than the rest of a pool round trip on a 2-core machine
-            # (profiled 2026-11-25: half of pool.fetchrow's time with 100 tasks).
-            fut = self._protocol.simple_query(query, False)
-            fut.add_done_callback(self._background_reset_done)
-            self._loop.call_soon(self._loop.call_soon, self._protocol.flush_output)
+            # (profiled 2026-11-25: half of pool.fetchrow's time with 100 tasks). It has no
+            # future: only a failure calls back (terminate), so a reset that succeeds schedules
+            # nothing (profiled 2026-12-02: a future, its done-callback and that callback's loop
+            # turn were a twentieth of a pool.fetchrow shortcut).
+            self._protocol.reset_nowait(query, self.terminate)
+            if flush_later:
+                self._loop.call_soon(self._loop.call_soon, self._protocol.flush_output)
         return True
 
-    def _background_reset_done(self, fut: asyncio.Future[str]) -> None:
-        if fut.cancelled() or fut.exception() is not None:
-            self.terminate()
+    def _flush_soon(self) -> None:
+        """Write what waits in the output buffer at the next loop iteration."""
+        self._loop.call_soon(self._protocol.flush_output)
 
     # ----- pool hooks -----
 

@@ -1032,9 +1032,12 @@ class Pool(typing.Generic[RecordT]):
                 holder._query_count() < self._max_queries
                 and holder._generation == self._generation
                 and _default_reset(con)
-                and con._reset_nowait()
+                and con._reset_nowait(False)
             ):
                 holder._free()
+                # After _free(): a waiter it woke runs first at the next iteration and sends its
+                # query with the reset in one write; this flush sends the reset when none did.
+                con._flush_soon()
                 holder._arm_idle_timer()
             else:
                 holder._releasing = True

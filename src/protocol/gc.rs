@@ -61,7 +61,7 @@ fn visit_pending(pending: &Pending, visit: &PyVisit<'_>) -> Result<(), PyTravers
         Kind::CopyOut { sink } => visit.call(sink),
         Kind::CopyIn { started } => visit.call(started),
         Kind::Introspect { resume, .. } => visit_then(resume.then.as_ref(), visit),
-        Kind::Startup | Kind::Simple { .. } | Kind::Sync => Ok(()),
+        Kind::Startup | Kind::Simple { .. } | Kind::Background | Kind::Sync => Ok(()),
     }
 }
 

@@ -278,6 +278,24 @@ impl PyBaseProtocol {
         Ok(fut)
     }
 
+    /// Queue the simple query `query` without a future and without flushing (the pool's reset on
+    /// release: it leaves with the next request). `on_failure` is called, through
+    /// `loop.call_soon`, only if the query fails.
+    fn reset_nowait(&mut self, py: Python<'_>, query: &str, on_failure: Py<PyAny>) -> PyResult<()> {
+        self.check_open(py)?;
+        check_cstr(py, query)?;
+        self.write_pending_closes(py)?;
+        frontend::query(query, &mut self.outbuf).map_err(|e| io_err(py, e))?;
+        self.queries_count += 1;
+        self.pending.push_back(Pending {
+            fut: on_failure,
+            kind: Kind::Background,
+            failure: None,
+            status: None,
+        });
+        Ok(())
+    }
+
     /// Write whatever waits in the output buffer.
     fn flush_output(&mut self, py: Python<'_>) -> PyResult<()> {
         if matches!(self.state, State::Closed) {

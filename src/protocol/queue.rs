@@ -89,6 +89,9 @@ pub(super) enum Kind {
     Simple {
         query: String,
     },
+    /// A simple query nobody awaits (the pool's reset sent without waiting): no future; the
+    /// request's `fut` slot holds a callable, called (through `loop.call_soon`) only if it fails.
+    Background,
     /// Parse + Describe + Sync.
     Prepare {
         name: String,
@@ -263,10 +266,19 @@ impl PyBaseProtocol {
             }
             other => other,
         };
+        if let Kind::Background = kind {
+            if failure.is_some() {
+                self.event_loop
+                    .call_method1(py, intern!(py, "call_soon"), (fut,))
+                    .map(drop)?;
+            }
+            return Ok(());
+        }
         if let Some(failure) = failure {
             return self.fail_request(py, fut, kind, failure);
         }
         match kind {
+            Kind::Background => {}
             Kind::Startup => {
                 self.state = State::Ready;
                 self.password = None;
@@ -441,6 +453,9 @@ impl PyBaseProtocol {
 
     pub(super) fn fail_all(&mut self, py: Python<'_>, mut make: impl FnMut() -> PyErr) {
         for p in std::mem::take(&mut self.pending) {
+            if let Kind::Background = p.kind {
+                continue; // no future; the connection is gone, which is what its failure would do
+            }
             if let Kind::CopyIn { started: Some(started) } = &p.kind {
                 set_exception(py, started, make());
                 set_result(py, &p.fut, py.None());
