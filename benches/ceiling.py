@@ -228,12 +228,60 @@ def render(runs: list[dict[str, Any]], drivers: dict[str, Any] | None) -> str:
     return "\n".join(out)
 
 
+# Connections a small-query case uses: pgbench runs with that many clients to compare with it.
+_PAIRED_CONNECTIONS = {
+    "select1": 1,
+    "prepared_fetchrow": 1,
+    "select1_c10": 10,
+    "pool_fetchrow_10": 10,
+    "pool_fetchrow_100": 10,
+}
+
+
+def render_paired(runs: list[dict[str, Any]], paired: list[dict[str, Any]]) -> str:
+    """Small-query cases from benches/paired.py outputs as a share of pgbench's `SELECT 1` tps
+    at the same number of connections, per event loop."""
+    by = {(r["script"], r["clients"]): r for r in runs}
+    drivers: list[str] = []
+    for p in paired:
+        for res in p["results"]:
+            drivers += [d for d in res["ops"] if d not in drivers]
+    body = []
+    for p in paired:
+        for res in p["results"]:
+            clients = _PAIRED_CONNECTIONS.get(res["case"])
+            one = by.get(("SELECT 1", clients))
+            if one is None:
+                continue
+            cells = [res["case"], p["loop"], str(clients), fmt(one["tps"])]
+            for d in drivers:
+                o = res["ops"].get(d)
+                cells += [fmt(o), fmt(o / one["tps"] if o else None, ".0%")]
+            body.append(cells)
+    header = ["case", "loop", "connections", "pgbench SELECT 1 tps"]
+    for d in drivers:
+        header += [f"{d} ops/s", "share"]
+    return "\n".join(
+        [
+            "Small queries as a share of pgbench's C client at the same number of connections",
+            "(drivers: paired in-process rounds, benches/paired.py):",
+            "",
+            table(header, body),
+        ]
+    )
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--dsn", help="server to use (default: start a throwaway cluster)")
     p.add_argument("--fast", action="store_true", help="5 s per pgbench run instead of 10")
     p.add_argument("--seconds", type=int, help="seconds per pgbench run (default 10)")
     p.add_argument("--results", help="run.py results to compare with (default: the newest)")
+    p.add_argument(
+        "--paired",
+        help="comma-separated benches/paired.py JSON outputs (e.g. one per event loop): adds the\n"
+        "small-query cases as a share of pgbench at the same number of connections",
+    )
     p.add_argument("-o", "--output", help="JSON (default benches/results/<time>-ceiling.json)")
     args = p.parse_args(argv)
     args.seconds = args.seconds or (5 if args.fast else 10)
@@ -274,6 +322,12 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.monotonic() - started
     print()
     print(render(runs, drivers))
+    paired = (
+        [json.loads(Path(f).read_text()) for f in args.paired.split(",")] if args.paired else []
+    )
+    if paired:
+        print()
+        print(render_paired(runs, paired))
     print(
         f"\n{elapsed:.0f} s; load average before/after: "
         f"{load_before[0]:.2f} / {os.getloadavg()[0]:.2f}"
@@ -289,6 +343,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": run.machine_info(),
         "load_average": {"before": load_before, "after": os.getloadavg()},
         "pgbench_runs": runs,
+        "paired": paired or None,
         "drivers_from": drivers["file"] if drivers else None,
         "drivers_select1": {
             key: {d: ops(drivers["rows"].get(key), d) for d in ("asyncpg", "asyncpg_rs")}
