@@ -239,7 +239,7 @@ _PAIRED_CONNECTIONS = {
 
 
 def render_paired(runs: list[dict[str, Any]], paired: list[dict[str, Any]]) -> str:
-    """Small-query cases from benches/paired.py outputs as a share of pgbench's `SELECT 1` tps
+    """Small-query cases from benches/small_queries.py outputs as a share of pgbench's `SELECT 1` tps
     at the same number of connections, per event loop."""
     by = {(r["script"], r["clients"]): r for r in runs}
     drivers: list[str] = []
@@ -264,7 +264,7 @@ def render_paired(runs: list[dict[str, Any]], paired: list[dict[str, Any]]) -> s
     return "\n".join(
         [
             "Small queries as a share of pgbench's C client at the same number of connections",
-            "(drivers: paired in-process rounds, benches/paired.py):",
+            "(drivers: paired in-process rounds, benches/small_queries.py):",
             "",
             table(header, body),
         ]
@@ -279,7 +279,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--results", help="run.py results to compare with (default: the newest)")
     p.add_argument(
         "--paired",
-        help="comma-separated benches/paired.py JSON outputs (e.g. one per event loop): adds the\n"
+        help="comma-separated benches/small_queries.py JSON outputs (e.g. one per event loop): adds the\n"
         "small-query cases as a share of pgbench at the same number of connections",
     )
     p.add_argument("-o", "--output", help="JSON (default benches/results/<time>-ceiling.json)")

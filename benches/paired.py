@@ -1,13 +1,13 @@
-"""Paired, in-process ratios: the drivers alternate short batches of one case in one process.
+"""Paired, alternating timing of a few workloads in one process: asyncpg and asyncpg_rs take
+turns round after round, so that a busy machine slows both sides of each ratio alike.
 
-    python benches/paired.py --dsn DSN [--loop uvloop] [--cases select1,pool_fetchrow_10] [--rounds 30]
+    PYTHONPATH=python python benches/paired.py [--rounds 15] [--loops 20] [workload ...]
 
-Each round times one batch per driver, in alternating order, on the same event loop; the figure
-per case is the median over rounds of each driver's ops/s and of the ratio asyncpg_rs / other
-driver within a round. A machine whose speed drifts (other processes, the vCPU's idle states)
-moves both sides of a pair together, so the ratio holds still where separate pyperf processes
-disagree. Batches are sized to about `--batch-ms` for asyncpg_rs after a warm-up.
-Prints a table and, with -o, writes JSON.
+Defaults to the workloads of the asyncpg-rs extensions (``jsonb_1k_objects``,
+``fetch_1000_dicts``). Prints, per workload, the median time per operation of each driver and the
+median, min and max of the per-round ratios (asyncpg time / asyncpg_rs time; above 1 means
+asyncpg_rs is faster). pyperf-based ``run.py`` remains the tool for the published table; this is
+for quick A/B figures on a loaded machine.
 """
 
 from __future__ import annotations
@@ -15,122 +15,79 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
-import json
 import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "python"))
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import pgcluster
 import workloads
 
-DRIVER_MODULES = {"psycopg": "psycopg_async"}
+DEFAULT = ["jsonb_1k_objects", "fetch_1000_dicts"]
 
 
-def cases() -> dict[str, tuple[Any, int]]:
-    out = {}
-    for spec in workloads.WORKLOADS.values():
-        for c in spec.concurrencies:
-            out[workloads.bench_key(spec.name, c)] = (spec.func, c)
-    return out
-
-
-async def run_batch(bench: Any, concurrency: int, loops: int) -> float:
-    per_task = max(1, loops // concurrency)
-
-    async def task(t: int) -> None:
-        for i in range(per_task):
-            await bench.op(t, i)
-
+async def _time(bench: workloads.Bench, loops: int) -> float:
     if bench.reset is not None:
         await bench.reset()
     start = time.perf_counter()
-    await asyncio.gather(*(task(t) for t in range(concurrency)))
-    return per_task * concurrency / (time.perf_counter() - start)
+    for i in range(loops):
+        await bench.op(0, i)
+    return (time.perf_counter() - start) / loops
 
 
-async def measure(case: str, drivers: list[str], dsn: str, rounds: int, batch_ms: float) -> dict:
-    func, concurrency = cases()[case]
-    envs, benches = {}, {}
-    for name in drivers:
-        module = importlib.import_module(DRIVER_MODULES.get(name, name))
-        envs[name] = workloads.Env(module, dsn, concurrency)
-        benches[name] = await func(envs[name])
+async def measure(dsn: str, name: str, rounds: int, loops: int) -> dict[str, object]:
+    spec = workloads.WORKLOADS[name]
+    drivers = {d: importlib.import_module(d) for d in ("asyncpg", "asyncpg_rs")}
+    envs = {d: workloads.Env(m, dsn, 1) for d, m in drivers.items()}
+    benches = {d: await spec.func(envs[d]) for d in drivers}
     try:
-        # Warm-up, and the batch size from asyncpg_rs's speed.
-        for name in drivers:
-            await run_batch(benches[name], concurrency, concurrency * 4)
-        rate = await run_batch(benches["asyncpg_rs"], concurrency, concurrency * 20)
-        loops = max(concurrency, int(rate * batch_ms / 1000))
-        rates: dict[str, list[float]] = {name: [] for name in drivers}
+        for b in benches.values():
+            workloads.check_result(name, await b.op(0, 0))
+            await _time(b, max(loops // 4, 1))  # warm up
+        times: dict[str, list[float]] = {d: [] for d in drivers}
+        ratios = []
         for r in range(rounds):
-            order = drivers if r % 2 == 0 else list(reversed(drivers))
-            for name in order:
-                rates[name].append(await run_batch(benches[name], concurrency, loops))
+            order = list(drivers) if r % 2 == 0 else list(reversed(drivers))
+            for d in order:
+                times[d].append(await _time(benches[d], loops))
+            ratios.append(times["asyncpg"][-1] / times["asyncpg_rs"][-1])
     finally:
         for env in envs.values():
             await env.aclose()
-    result = {
-        "case": case,
-        "loops": loops,
-        "ops": {n: statistics.median(v) for n, v in rates.items()},
+    return {
+        "asyncpg_ms": statistics.median(times["asyncpg"]) * 1e3,
+        "asyncpg_rs_ms": statistics.median(times["asyncpg_rs"]) * 1e3,
+        "ratio_median": statistics.median(ratios),
+        "ratio_min": min(ratios),
+        "ratio_max": max(ratios),
     }
-    result["ratio"] = {
-        n: statistics.median(a / b for a, b in zip(rates["asyncpg_rs"], rates[n]))
-        for n in drivers
-        if n != "asyncpg_rs"
-    }
-    return result
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument("--dsn", required=True)
-    ap.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
-    ap.add_argument(
-        "--cases", default="select1,prepared_fetchrow,pool_fetchrow_10,pool_fetchrow_100"
-    )
-    ap.add_argument("--drivers", default="asyncpg,asyncpg_rs")
-    ap.add_argument("--rounds", type=int, default=30)
-    ap.add_argument("--batch-ms", type=float, default=40.0)
-    ap.add_argument("-o", "--output")
-    args = ap.parse_args()
-    drivers = args.drivers.split(",")
-    if "asyncpg_rs" not in drivers:
-        raise SystemExit("--drivers must include asyncpg_rs")
-    if args.loop == "uvloop":
-        import uvloop
-
-        uvloop.install()
-    results = []
-    others = [d for d in drivers if d != "asyncpg_rs"]
-    print(
-        f"loop: {args.loop}; ratios are asyncpg_rs / driver, median of {args.rounds} paired rounds"
-    )
-    print(
-        f"{'case':26} "
-        + " ".join(f"{d + ' ops/s':>18}" for d in drivers)
-        + " "
-        + " ".join(f"{'rs/' + d:>12}" for d in others)
-    )
-    for case in args.cases.split(","):
-        res = asyncio.run(measure(case, drivers, args.dsn, args.rounds, args.batch_ms))
-        results.append(res)
-        print(
-            f"{case:26} "
-            + " ".join(f"{res['ops'][d]:18,.0f}" for d in drivers)
-            + " "
-            + " ".join(f"{res['ratio'][d]:11.2f}x" for d in others),
-            flush=True,
-        )
-    if args.output:
-        Path(args.output).write_text(json.dumps({"loop": args.loop, "results": results}, indent=1))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("workloads", nargs="*", default=DEFAULT)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--loops", type=int, default=20)
+    parser.add_argument("--dsn", help="an existing server (default: a throwaway cluster)")
+    args = parser.parse_args()
+    cluster = None
+    dsn = args.dsn
+    if dsn is None:
+        cluster, dsn = pgcluster.start_cluster()
+    try:
+        print(f"{'workload':<22} {'asyncpg ms':>11} {'asyncpg_rs ms':>14} {'ratio':>6} (min-max)")
+        for name in args.workloads:
+            res = asyncio.run(measure(dsn, name, args.rounds, args.loops))
+            print(
+                f"{name:<22} {res['asyncpg_ms']:>11.3f} {res['asyncpg_rs_ms']:>14.3f} "
+                f"{res['ratio_median']:>6.2f} ({res['ratio_min']:.2f}-{res['ratio_max']:.2f})",
+                flush=True,
+            )
+    finally:
+        if cluster is not None:
+            cluster.stop()
 
 
 if __name__ == "__main__":
