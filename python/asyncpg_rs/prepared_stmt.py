@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import typing
 
@@ -120,7 +121,15 @@ class PreparedStatement(typing.Generic[RecordT]):
         record_class = _native.Record if meth == "fetchval" else self._record_class
         fut = con._protocol.execute_statement(self._state, args, mode, column, record_class)
         try:
-            result = await con._wait(fut, timeout)
+            if timeout is None and con._command_timeout is None:
+                # NOTE: Connection.fetch*'s fast path: no _wait() coroutine without a timeout.
+                try:
+                    result = await fut
+                except asyncio.CancelledError:
+                    con._cancel_request(fut)
+                    raise
+            else:
+                result = await con._wait(fut, timeout)
         except exceptions.OutdatedSchemaCacheError:
             # Its codecs describe types that changed: it cannot be used again (as asyncpg).
             self._state.mark_closed()
