@@ -160,6 +160,18 @@ async def test_failed_cancel_during_close_without_timeout(driver, outage_proxy):
         await asyncio.gather(query, return_exceptions=True)
 
 
+@pytest.mark.parametrize("method", ["execute", "fetchval"])
+async def test_next_command_timeout_includes_pending_cancel(driver, outage_proxy, method):
+    con = await _stalled_after_timeout(driver, outage_proxy)
+    try:
+        with _Elapsed() as t, pytest.raises(asyncio.TimeoutError):
+            await getattr(con, method)("SELECT 1", timeout=0.3)
+        assert t.seconds < 0.3 + 1.0, f"{method}(timeout=0.3) took {t.seconds:.2f} s"
+        assert con.is_closed()
+    finally:
+        con.terminate()
+
+
 async def test_execute_script_interrupted_close(driver, pg_connect_kwargs):
     con = await driver.connect(**pg_connect_kwargs)
     fut = asyncio.ensure_future(con.execute("SELECT pg_sleep(10)"))

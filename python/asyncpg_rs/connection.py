@@ -307,10 +307,29 @@ class Connection(typing.Generic[RecordT], metaclass=ConnectionMeta):
                 self._cancel_request(fut)
             raise
 
-    async def _barrier(self) -> None:
+    async def _barrier(self, timeout: float | None = None) -> float | None:
+        """Wait until a cancellation in progress (or a streamed executemany) is over; returns
+        what is left of `timeout` (else command_timeout) for the command that waited.
+
+        As asyncpg 0.32, a command's deadline includes a pending cancellation: when it runs out
+        while the CancelRequest is still unanswered, the connection is closed.
+        """
         barrier = self._cancel_barrier
-        if barrier is not None:
+        if barrier is None:
+            return timeout
+        if timeout is None:
+            timeout = self._command_timeout
+        if timeout is None:
             await asyncio.shield(barrier)
+            return None
+        start = self._loop.time()
+        try:
+            await asyncio.wait_for(asyncio.shield(barrier), _check_timeout(timeout))
+        except asyncio.TimeoutError:
+            if self._cancellations:
+                self.terminate()
+            raise
+        return max(timeout - (self._loop.time() - start), 0.0)
 
     async def execute(self, query: str, *args: typing.Any, timeout: float | None = None) -> str:
         """Execute an SQL command (or commands).
@@ -319,7 +338,7 @@ class Connection(typing.Generic[RecordT], metaclass=ConnectionMeta):
         semicolons are allowed; the status of the last one is returned.
         """
         if self._cancel_barrier is not None:
-            await self._barrier()
+            timeout = await self._barrier(timeout)
         if self._observed:
             return await self._logged(query, args, timeout, self._execute, query, args, timeout)
         return await self._execute(query, args, timeout)
@@ -353,7 +372,7 @@ class Connection(typing.Generic[RecordT], metaclass=ConnectionMeta):
     ) -> None:
         """Execute an SQL command for each sequence of arguments in `args`, atomically."""
         if self._cancel_barrier is not None:
-            await self._barrier()
+            timeout = await self._barrier(timeout)
         args_list = _as_list(args)
         if self._observed:
             return await self._logged(
@@ -457,7 +476,7 @@ class Connection(typing.Generic[RecordT], metaclass=ConnectionMeta):
     ) -> list[typing.Any]:
         """Run a query and return the results as a list of :class:`Record`."""
         if self._cancel_barrier is not None:
-            await self._barrier()
+            timeout = await self._barrier(timeout)
         if record_class is not None:
             _check_record_class(record_class)
         if self._observed:
@@ -482,7 +501,7 @@ class Connection(typing.Generic[RecordT], metaclass=ConnectionMeta):
             row = await self.fetchrow(query, *args, timeout=timeout, record_class=Record)
             return None if row is None else row[column]
         if self._cancel_barrier is not None:
-            await self._barrier()
+            timeout = await self._barrier(timeout)
         if self._observed:
             return await self._logged(
                 query, args, timeout, self._query, query, args, MODE_VAL, column, Record, timeout
@@ -522,7 +541,7 @@ class Connection(typing.Generic[RecordT], metaclass=ConnectionMeta):
     ) -> typing.Any:
         """Run a query and return the first row, or None when there are no rows."""
         if self._cancel_barrier is not None:
-            await self._barrier()
+            timeout = await self._barrier(timeout)
         if record_class is not None:
             _check_record_class(record_class)
         if self._observed:
@@ -571,7 +590,7 @@ class Connection(typing.Generic[RecordT], metaclass=ConnectionMeta):
     ) -> list[typing.Any]:
         """Run a query for each sequence of arguments in `args` and return all the rows."""
         if self._cancel_barrier is not None:
-            await self._barrier()
+            timeout = await self._barrier(timeout)
         args_list = _as_list(args)
         if self._observed:
             return await self._logged(
@@ -645,7 +664,7 @@ class Connection(typing.Generic[RecordT], metaclass=ConnectionMeta):
     ) -> prepared_stmt.PreparedStatement[typing.Any]:
         """Create a prepared statement for `query`."""
         if self._cancel_barrier is not None:
-            await self._barrier()
+            timeout = await self._barrier(timeout)
         if record_class is not None:
             _check_record_class(record_class)
         state = await self._wait(self._protocol.prepare(query, name), timeout)
@@ -665,7 +684,7 @@ class Connection(typing.Generic[RecordT], metaclass=ConnectionMeta):
         if not use_cache:
             return await self.prepare(query, name=name, timeout=timeout, record_class=record_class)
         if self._cancel_barrier is not None:
-            await self._barrier()
+            timeout = await self._barrier(timeout)
         if record_class is not None:
             _check_record_class(record_class)
         state = await self._wait(self._protocol.statement_for(query), timeout)
@@ -927,6 +946,7 @@ class Connection(typing.Generic[RecordT], metaclass=ConnectionMeta):
             pool._drop_statement_cache()
 
     def _on_connection_lost(self) -> None:
+        self._drop_cancellations()
         drain = self._protocol._drain_waiter
         if drain is not None and not drain.done():
             drain.set_exception(exceptions.ConnectionDoesNotExistError("connection was closed"))
@@ -980,7 +1000,7 @@ class Connection(typing.Generic[RecordT], metaclass=ConnectionMeta):
 
     async def _reset_now(self, timeout: float | None) -> None:
         if self._cancel_barrier is not None:
-            await self._barrier()
+            timeout = await self._barrier(timeout)
         reset_query = self._reset_prologue() + self.get_reset_query()
         if reset_query:
             await self.execute(reset_query, timeout=timeout)
@@ -1133,8 +1153,16 @@ class Connection(typing.Generic[RecordT], metaclass=ConnectionMeta):
     def terminate(self) -> None:
         """Close the connection at once, without waiting."""
         self._aborted = True
+        self._drop_cancellations()
+        try:
+            self._protocol.abort_transport()
+        except Exception:
+            pass
+        self._call_termination_listeners()
+
+    def _drop_cancellations(self) -> None:
+        """The connection is gone: CancelRequests still in progress have nothing left to stop."""
         if self._cancellations and not self._loop.is_closed():
-            # Nothing is left to cancel on the server's side.
             try:
                 current = asyncio.current_task()
             except RuntimeError:
@@ -1142,11 +1170,6 @@ class Connection(typing.Generic[RecordT], metaclass=ConnectionMeta):
             for task in list(self._cancellations):
                 if task is not current:
                     task.cancel()
-        try:
-            self._protocol.abort_transport()
-        except Exception:
-            pass
-        self._call_termination_listeners()
 
     def _check_open(self) -> None:
         if self.is_closed():

@@ -116,7 +116,7 @@ class PreparedStatement(typing.Generic[RecordT]):
         self._check(meth)
         con = self._con
         if con._cancel_barrier is not None:
-            await con._barrier()
+            timeout = await con._barrier(timeout)
         # fetchval takes its value from a Record in Rust, whatever row_format says.
         record_class = _native.Record if meth == "fetchval" else self._record_class
         fut = con._protocol.execute_statement(self._state, args, mode, column, record_class)
@@ -176,7 +176,7 @@ class PreparedStatement(typing.Generic[RecordT]):
         self._check(meth)
         con = self._con
         if con._cancel_barrier is not None:
-            await con._barrier()
+            timeout = await con._barrier(timeout)
         args_list = list(args)
         if not args_list:
             return [] if mode == MODE_ALL else None
