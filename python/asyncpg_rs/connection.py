@@ -991,12 +991,9 @@ class Connection(typing.Generic[RecordT], metaclass=ConnectionMeta):
         ``timeout`` bounds the whole reset, waiting for a cancellation in progress included.
         """
         self._check_open()
-        if timeout is None:
-            return await self._reset_now(None)
-        deadline = self._loop.time() + _check_timeout(timeout)
-        if self._cancel_barrier is not None:
-            await asyncio.wait_for(self._barrier(), timeout)
-        await self._reset_now(max(deadline - self._loop.time(), 0.0))
+        if timeout is not None and self._cancel_barrier is not None:
+            timeout = await self._barrier(timeout)
+        await self._reset_now(timeout)
 
     async def _reset_now(self, timeout: float | None) -> None:
         if self._cancel_barrier is not None:

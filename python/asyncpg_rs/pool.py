@@ -328,7 +328,8 @@ class PoolConnectionHolder:
                 # it failed, it terminated the connection, and this seat gets a new one.
                 now = asyncio.get_running_loop().time
                 deadline = None if timeout is None else now() + timeout
-                await asyncio.wait_for(con._barrier(), timeout)
+                # Not bounded by command_timeout: the cancellation has its own deadline.
+                await asyncio.wait_for(asyncio.shield(con._cancel_barrier), timeout)
                 if con.is_closed():
                     self._drop_connection()
                     self._free()
