@@ -474,3 +474,26 @@ async def test_pool_over_tls_and_fallback(driver, tls_cluster, user, mode, expec
         await asyncio.gather(*(worker() for _ in range(10)))
     finally:
         await pool.close()
+
+
+@pytest.mark.parametrize("phase", ["sslrequest", "handshake", "startup"])
+async def test_timeout_in_each_tls_phase(driver, tls_cluster, startup_proxy, phase):
+    """A server that stops answering during the SSLRequest, the handshake or the startup: the
+    connect timeout applies and no second attempt is made."""
+    async with startup_proxy({"hang": phase}) as (port, seen):
+        with pytest.raises(asyncio.TimeoutError):
+            await driver.connect(
+                host="127.0.0.1", port=port, user="nossl_user", ssl="prefer", timeout=0.5
+            )
+        assert seen == [True]
+
+
+@pytest.mark.parametrize("mode", ["allow", "prefer"])
+async def test_password_error_survives_the_fallback(driver, tls_cluster, mode):
+    """hostssl + scram with a wrong password: one transport is refused by pg_hba.conf, the other
+    by the password check; the password error is the one raised, in either order."""
+    kw = tls_cluster.kwargs(user="scram_ssl_user", password="wrong", ssl=mode)
+    with pytest.raises(driver.InvalidPasswordError, match="password authentication failed"):
+        await driver.connect(**kw)
+    kw["password"] = "scrampass"
+    await _works(driver, expected_ssl=True, **kw)
