@@ -497,3 +497,29 @@ async def test_password_error_survives_the_fallback(driver, tls_cluster, mode):
         await driver.connect(**kw)
     kw["password"] = "scrampass"
     await _works(driver, expected_ssl=True, **kw)
+
+
+async def test_cancel_request_goes_through_the_direct_tls_endpoint(tls_cluster, startup_proxy):
+    """asyncpg_rs only: the CancelRequest of a direct-TLS session uses direct TLS too (asyncpg
+    sends an SSLRequest, which a direct-TLS-only endpoint does not answer)."""
+    import asyncpg_rs
+
+    async with startup_proxy(direct=True) as (port, seen):
+        con = await asyncpg_rs.connect(
+            host="localhost",
+            port=port,
+            user="nossl_user",
+            database="postgres",
+            ssl="require",
+            direct_tls=True,
+        )
+        try:
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(asyncio.TimeoutError):
+                await con.execute("SELECT pg_sleep(30)", timeout=0.5)
+            assert await con.fetchval("SELECT 43") == 43
+            # the server stopped the sleep: the cancel arrived
+            assert asyncio.get_running_loop().time() - started < 20
+            assert len(seen) == 2 and seen[1] == ("direct", "postgresql")
+        finally:
+            await con.close()
