@@ -39,8 +39,9 @@ pub(super) struct AuthState {
 impl AuthState {
     pub(super) fn new(py: Python<'_>, policy: Option<&str>, end_point: Option<Vec<u8>>) -> PyResult<Self> {
         let policy = match policy {
-            None | Some("prefer") => ChannelBindingPolicy::Prefer,
-            Some("disable") => ChannelBindingPolicy::Disable,
+            // Not given: asyncpg's behaviour (no binding), so code written for asyncpg sees no change.
+            None | Some("disable") => ChannelBindingPolicy::Disable,
+            Some("prefer") => ChannelBindingPolicy::Prefer,
             Some("require") => ChannelBindingPolicy::Require,
             Some(other) => {
                 return Err(errors::client_error(

@@ -37,12 +37,15 @@ def _kw(tls, user="scram_ssl_user", **kw):
     return base
 
 
-@pytest.mark.parametrize("binding", [None, "prefer", "require"])
+@pytest.mark.parametrize("binding", ["prefer", "require"])
 async def test_scram_plus_over_tls(tls_cluster, binding):
-    kw = _kw(tls_cluster, ssl="require")
-    if binding is not None:
-        kw["channel_binding"] = binding
+    kw = _kw(tls_cluster, ssl="require", channel_binding=binding)
     assert await _mechanism(**kw) == "SCRAM-SHA-256-PLUS"
+
+
+async def test_no_binding_unless_asked(tls_cluster):
+    # asyncpg never binds: without channel_binding (or PGCHANNELBINDING) neither do we.
+    assert await _mechanism(**_kw(tls_cluster, ssl="require")) == "SCRAM-SHA-256"
 
 
 async def test_channel_binding_disable(tls_cluster):
@@ -91,7 +94,7 @@ async def test_require_refuses_a_server_that_does_not_offer_plus(tls_cluster, st
         kw = _kw(tls_cluster, user="scram_any_user", port=port, ssl="require", direct_tls=True)
         # prefer: SCRAM without binding, flag "y" (the client could bind, the server did not
         # offer it); the server accepts that on a connection it does not see as TLS
-        assert await _mechanism(**kw) == "SCRAM-SHA-256"
+        assert await _mechanism(**kw, channel_binding="prefer") == "SCRAM-SHA-256"
         with pytest.raises(asyncpg_rs.InterfaceError, match="did not offer"):
             await asyncpg_rs.connect(**kw, channel_binding="require")
 
@@ -105,7 +108,7 @@ async def test_wrong_binding_data_is_refused_by_the_server(tls_cluster):
             match="channel binding check failed",
         ),
     ):
-        await asyncpg_rs.connect(**_kw(tls_cluster, ssl="require"))
+        await asyncpg_rs.connect(**_kw(tls_cluster, ssl="require", channel_binding="prefer"))
 
 
 # ----- RFC 5929: which hash of the certificate -----
