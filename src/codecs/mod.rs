@@ -60,6 +60,7 @@ pub use composite::CompositeCodec;
 pub use custom::UserFormat;
 pub use oids::array_element;
 pub use range::{MultirangeCodec, RangeCodec};
+pub use strcache::release_cached_strings;
 pub use user::UserCodec;
 
 codec_table! {

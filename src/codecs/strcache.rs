@@ -26,6 +26,10 @@ const PAUSE: u32 = 4096;
 struct Cache {
     /// Owned references to compact ASCII strings (made by `text::ascii_str`), or NULL.
     slots: Box<[*mut ffi::PyObject; SLOTS]>,
+    /// Pairs (`slot / 2`) written since the last `release_cached_strings`; when it would hold
+    /// SLOTS / 2 entries, `all` is set instead and every slot is released.
+    written: Vec<u16>,
+    all: bool,
     lookups: u32,
     hits: u32,
 }
@@ -35,6 +39,8 @@ thread_local! {
     // releasing them needs the GIL, which a thread-exit destructor cannot rely on.
     static CACHE: RefCell<Cache> = RefCell::new(Cache {
         slots: Box::new([std::ptr::null_mut(); SLOTS]),
+        written: Vec::new(),
+        all: false,
         lookups: 0,
         hits: 0,
     });
@@ -122,6 +128,13 @@ pub fn ascii_str_cached(py: Python<'_>, buf: &[u8]) -> PyResult<Py<PyAny>> {
         let evicted = cache.slots[slot ^ 1];
         cache.slots[slot ^ 1] = cache.slots[slot];
         cache.slots[slot] = new.clone().into_ptr();
+        if !cache.all {
+            if cache.written.len() >= SLOTS / 2 {
+                cache.all = true;
+            } else {
+                cache.written.push((slot / 2) as u16);
+            }
+        }
         if !evicted.is_null() {
             // SAFETY: the slot owned this reference and no longer holds it.
             unsafe { ffi::Py_DECREF(evicted) };
@@ -132,4 +145,45 @@ pub fn ascii_str_cached(py: Python<'_>, buf: &[u8]) -> PyResult<Py<PyAny>> {
         Ok(Some(result)) => result,
         _ => Ok(super::text::ascii_str(py, buf)?.into_any().unbind()),
     }
+}
+
+/// Let go of the strings cached since the last call: called when a request's result is complete,
+/// so that the cache shares values within a result (and the results decoded meanwhile) but does
+/// not keep them alive afterwards.
+///
+/// NOTE: cached strings kept across results pinned CPython's memory arenas: after a 1,000,000-row
+/// fetch was freed, the 1,024 strings left in the cache, made at scattered moments of the fetch,
+/// kept about 20 MB of otherwise empty arenas from being returned (benches/memory.py, 2026-12-02).
+pub fn release_cached_strings(_py: Python<'_>) {
+    let _ = CACHE.try_with(|cell| {
+        let Ok(mut cache) = cell.try_borrow_mut() else {
+            return;
+        };
+        if cache.written.is_empty() && !cache.all {
+            return;
+        }
+        let mut taken: Vec<*mut ffi::PyObject> = Vec::new();
+        let pairs: Vec<usize> = if cache.all {
+            (0..SLOTS / 2).collect()
+        } else {
+            cache.written.iter().map(|&p| p as usize).collect()
+        };
+        for pair in pairs {
+            for at in [pair * 2, pair * 2 + 1] {
+                let obj = std::mem::replace(&mut cache.slots[at], std::ptr::null_mut());
+                if !obj.is_null() {
+                    taken.push(obj);
+                }
+            }
+        }
+        cache.written.clear();
+        cache.all = false;
+        drop(cache);
+        for obj in taken {
+            // SAFETY: each pointer was an owned reference held by a slot, now emptied; the GIL is
+            // held (`_py`). Released after the borrow ends: a str's deallocation runs no Python
+            // code, but nothing here relies on that.
+            unsafe { ffi::Py_DECREF(obj) };
+        }
+    });
 }

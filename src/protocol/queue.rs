@@ -252,6 +252,7 @@ impl PyBaseProtocol {
 
     /// A request is finished (its ReadyForQuery arrived): resolve its future, or move it to its next step.
     pub(super) fn complete(&mut self, py: Python<'_>, p: Pending) -> PyResult<()> {
+        crate::codecs::release_cached_strings(py);
         let Pending {
             fut,
             kind,

@@ -64,3 +64,22 @@ async def test_low_cardinality_column_shares_objects(pg_dsn):
     assert len({id(r["colour"]) for r in rows}) == 3
     assert rows[0]["tags"] == ["tag 0", "tag 0"]
     assert rows[0]["tags"][0] is rows[0]["tags"][1]
+
+
+async def test_strings_are_not_kept_past_the_result(pg_dsn):
+    """The cache lets go of its strings when a result is complete: a later result makes its own
+    objects (so a freed result's memory is not pinned by a few cached strings)."""
+    import asyncpg_rs
+
+    con = await asyncpg_rs.connect(pg_dsn)
+    _resume_cache()
+    try:
+        query = "SELECT 'shared value' AS v FROM generate_series(1, 3)"
+        first = await con.fetch(query)
+        second = await con.fetch(query)
+    finally:
+        await con.close()
+    assert first[0]["v"] is first[2]["v"]
+    assert second[0]["v"] is second[1]["v"]
+    assert first[0]["v"] == second[0]["v"]
+    assert first[0]["v"] is not second[0]["v"]
