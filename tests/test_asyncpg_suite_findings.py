@@ -191,3 +191,37 @@ async def test_released_connection_objects_refuse_when_called(driver, pg_dsn):
         assert seen == [True] * 9
     finally:
         await pool.close()
+
+
+@pytest.mark.parametrize("action", ["close", "terminate"])
+@pytest.mark.parametrize("floor", [0, 1])
+async def test_a_shut_pool_is_collected(driver, pg_dsn, action, floor):
+    # asyncpg tests/test_pool.py::TestPool::test_pool_shutdown_cleans_idle_connections: nothing
+    # (a closed connection the loop still holds, its termination listener) keeps the pool alive.
+    import weakref
+
+    class WeakPool(driver.Pool):  # Pool itself takes no weak references, in either driver
+        pass
+
+    pool = await WeakPool(
+        pg_dsn,
+        min_size=floor,
+        max_size=1,
+        max_queries=50000,
+        max_inactive_connection_lifetime=0.05,
+        connect=None,
+        setup=None,
+        init=None,
+        reset=None,
+        loop=None,
+        connection_class=driver.Connection,
+        record_class=driver.Record,
+    )
+    if action == "close":
+        await pool.close()
+    else:
+        pool.terminate()
+    ref = weakref.ref(pool)
+    del pool
+    gc.collect()
+    assert ref() is None

@@ -22,6 +22,7 @@ import sys
 import types
 import typing
 import warnings
+import weakref
 
 from . import _named, _stats
 from ._compat import public_class_name
@@ -213,6 +214,13 @@ class _FreeSeats:
         return len(self._free)
 
 
+def _seat_connection_lost(seat_ref, con_ref, _con_or_proxy):
+    # The listener gets the pool's proxy while the connection is acquired: use the connection.
+    seat, con = seat_ref(), con_ref()
+    if seat is not None and con is not None:
+        seat._connection_lost(con)
+
+
 class PoolConnectionHolder:
     """A seat in the pool: at most one connection, acquired by at most one user."""
 
@@ -263,7 +271,11 @@ class PoolConnectionHolder:
             raise ConnectionDoesNotExistError("connection was closed during pool initialization")
         self._con = con
         self._generation = generation
-        con.add_termination_listener(lambda _con: self._connection_lost(con))
+        # Through a weak reference: a closed connection that the loop still holds (its
+        # connection_lost is scheduled) must not keep the seat, and so the pool, alive.
+        con.add_termination_listener(
+            functools.partial(_seat_connection_lost, weakref.ref(self), weakref.ref(con))
+        )
         self._arm_idle_timer()
 
     async def acquire(self):
