@@ -36,6 +36,8 @@ import urllib.parse
 import warnings
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
+from . import protocol
+
 __all__ = (
     "Address",
     "ConnectParams",
@@ -1071,10 +1073,11 @@ async def __connect_addr(
     """One connection attempt with the transport ``params`` asks for."""
     from . import exceptions
     from ._native import Record
-    from .protocol import Protocol
 
     def proto_factory() -> Any:
-        pr = Protocol(
+        # Looked up on the module at each connection, so that a test can swap the class in
+        # (asyncpg's tests patch ``connect_utils.protocol.Protocol``).
+        pr = protocol.Protocol(
             loop,
             config.statement_cache_size,
             config.max_cacheable_statement_size,

@@ -1131,6 +1131,7 @@ class Connection(typing.Generic[RecordT], metaclass=ConnectionMeta):
             self._call_termination_listeners()
 
     async def _close_gracefully(self) -> None:
+        await self._protocol._drain_cancels()
         await self._drain_cancellations()
         if self.is_closed():
             return

@@ -31,6 +31,13 @@ class Protocol(_native.BaseProtocol):
         barrier = getattr(self, "_cancel_barrier", None)
         return barrier is not None and not barrier.done() and not self.is_closed()
 
+    async def _drain_cancels(self) -> None:
+        """asyncpg's name: wait until the CancelRequest under way (if any) is over. close()
+        starts with it, inside its one deadline."""
+        barrier = getattr(self, "_cancel_barrier", None)
+        if barrier is not None and not barrier.done():
+            await asyncio.shield(barrier)
+
     def abort(self) -> None:
         """Close the socket at once, without Terminate (asyncpg's ``Protocol.abort()``); the
         connection then goes through its usual loss handling."""
