@@ -25,7 +25,7 @@ const PAUSE: u32 = 4096;
 
 struct Cache {
     /// Owned references to compact ASCII strings (made by `text::ascii_str`), or NULL.
-    slots: Box<[*mut ffi::PyObject; SLOTS]>,
+    slots: [*mut ffi::PyObject; SLOTS],
     /// Pairs (`slot / 2`) written since the last `release_cached_strings`; when it would hold
     /// SLOTS / 2 entries, `all` is set instead and every slot is released.
     written: Vec<u16>,
@@ -34,19 +34,29 @@ struct Cache {
     hits: u32,
 }
 
+struct State {
+    /// Values still to decode without the cache.
+    paused: Cell<u32>,
+    cache: RefCell<Cache>,
+}
+
 thread_local! {
-    // NOTE: the strings are never released when the thread ends (at most SLOTS short strings):
-    // releasing them needs the GIL, which a thread-exit destructor cannot rely on.
-    static CACHE: RefCell<Cache> = RefCell::new(Cache {
-        slots: Box::new([std::ptr::null_mut(); SLOTS]),
-        written: Vec::new(),
-        all: false,
-        lookups: 0,
-        hits: 0,
-    });
-    /// Values still to decode without the cache (kept apart: the common case of a paused cache
-    /// costs one constant-initialised thread-local read).
-    static PAUSED: Cell<u32> = const { Cell::new(0) };
+    // NOTE: one constant-initialised thread-local for both, so that a lookup costs one
+    // thread-local access (a call in a shared library). The strings are never released when the
+    // thread ends (at most SLOTS short strings): that needs the GIL, which a thread-exit
+    // destructor cannot rely on.
+    static STATE: State = const {
+        State {
+            paused: Cell::new(0),
+            cache: RefCell::new(Cache {
+                slots: [std::ptr::null_mut(); SLOTS],
+                written: Vec::new(),
+                all: false,
+                lookups: 0,
+                hits: 0,
+            }),
+        }
+    };
 }
 
 /// FxHash-style hash of up to `MAX_LEN` bytes, one 8-byte word at a time.
@@ -77,24 +87,19 @@ fn hash(buf: &[u8]) -> usize {
 /// The `str` for `buf` (ASCII, 2..=MAX_LEN bytes): a cached equal one, or a new one (then cached).
 pub fn ascii_str_cached(py: Python<'_>, buf: &[u8]) -> PyResult<Py<PyAny>> {
     debug_assert!(buf.is_ascii() && buf.len() <= MAX_LEN);
-    let paused = PAUSED.try_with(|p| {
-        let n = p.get();
+    let found = STATE.try_with(|state| {
+        let n = state.paused.get();
         if n > 0 {
-            p.set(n - 1);
+            state.paused.set(n - 1);
+            return None;
         }
-        n > 0
-    });
-    if paused.unwrap_or(true) {
-        return Ok(super::text::ascii_str(py, buf)?.into_any().unbind());
-    }
-    let found = CACHE.try_with(|cell| {
-        let Ok(mut cache) = cell.try_borrow_mut() else {
+        let Ok(mut cache) = state.cache.try_borrow_mut() else {
             return None;
         };
         cache.lookups += 1;
         if cache.lookups == WINDOW {
             if cache.hits < MIN_HITS {
-                let _ = PAUSED.try_with(|p| p.set(PAUSE));
+                state.paused.set(PAUSE);
             }
             cache.lookups = 0;
             cache.hits = 0;
@@ -155,8 +160,8 @@ pub fn ascii_str_cached(py: Python<'_>, buf: &[u8]) -> PyResult<Py<PyAny>> {
 /// fetch was freed, the 1,024 strings left in the cache, made at scattered moments of the fetch,
 /// kept about 20 MB of otherwise empty arenas from being returned (benches/memory.py, 2026-12-02).
 pub fn release_cached_strings(_py: Python<'_>) {
-    let _ = CACHE.try_with(|cell| {
-        let Ok(mut cache) = cell.try_borrow_mut() else {
+    let _ = STATE.try_with(|state| {
+        let Ok(mut cache) = state.cache.try_borrow_mut() else {
             return;
         };
         if cache.written.is_empty() && !cache.all {
