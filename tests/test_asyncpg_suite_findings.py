@@ -225,3 +225,33 @@ async def test_a_shut_pool_is_collected(driver, pg_dsn, action, floor):
     del pool
     gc.collect()
     assert ref() is None
+
+
+@pytest.mark.parametrize("cause", ["max_queries", "expire", "close", "terminate"])
+async def test_pool_min_size_restored_after_recycling(driver, pg_dsn, cause):
+    # asyncpg tests/test_pool.py::TestPool::test_pool_min_size_restored_after_recycling: a
+    # connection closed at release (worn out, expired, closed by its user) is replaced in the
+    # background, back to min_size.
+    async with driver.create_pool(
+        pg_dsn,
+        min_size=1,
+        max_size=1,
+        max_queries=1 if cause == "max_queries" else 50000,
+        max_inactive_connection_lifetime=0,
+    ) as pool:
+        async with pool.acquire() as con:
+            old = con._con
+            await con.fetchval("SELECT 42")
+            if cause == "expire":
+                await pool.expire_connections()
+            elif cause == "close":
+                await con.close()
+            elif cause == "terminate":
+                con.terminate()
+
+        for _ in range(1000):  # up to 10 s
+            if pool.get_size() == 1:
+                break
+            await asyncio.sleep(0.01)
+        assert pool.get_size() == 1
+        assert pool._holders[0]._con is not old and old.is_closed()

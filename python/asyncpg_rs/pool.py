@@ -323,6 +323,7 @@ class PoolConnectionHolder:
         if con is None or con.is_closed():
             self._drop_connection()
             self._free()
+            pool._schedule_maintenance()  # back to min_size (as asyncpg)
             return
 
         if self._query_count() >= pool._max_queries or self._generation != pool._generation:
@@ -332,6 +333,7 @@ class PoolConnectionHolder:
                 await con.close(timeout=timeout)
             finally:
                 self._free()
+                pool._schedule_maintenance()
             return
 
         try:
