@@ -14,7 +14,6 @@ import asyncio
 import gc
 import time
 import types
-from typing import Any
 
 import pytest
 
@@ -24,11 +23,20 @@ pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(90), pytest.mark.differen
 PROMPT = 3.0
 
 
+class _LoopErrors(list):
+    """Contexts reported to the loop's exception handler; ``allowed`` lists messages a test
+    tolerates (asyncpg's own known reports, never asyncpg_rs's)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.allowed: set[str] = set()
+
+
 @pytest.fixture(autouse=True)
 async def loop_errors():
     """Errors reported to the loop's exception handler during the test; must stay empty."""
     loop = asyncio.get_running_loop()
-    errors: list[dict[str, Any]] = []
+    errors = _LoopErrors()
     old = loop.get_exception_handler()
     loop.set_exception_handler(lambda loop, context: errors.append(context))
     try:
@@ -37,7 +45,7 @@ async def loop_errors():
             await asyncio.sleep(0.01)
         gc.collect()  # "Task was destroyed but it is pending" shows when the task is freed
         await asyncio.sleep(0)
-        assert [c.get("message") for c in errors] == []
+        assert [c.get("message") for c in errors if c.get("message") not in errors.allowed] == []
     finally:
         loop.set_exception_handler(old)
 
@@ -142,9 +150,13 @@ async def test_cancel_attempt_expires_during_close(driver, outage_proxy):
         con.terminate()
 
 
-async def test_failed_cancel_during_close_without_timeout(driver, outage_proxy):
+async def test_failed_cancel_during_close_without_timeout(driver, outage_proxy, loop_errors):
     """The CancelRequest cannot be delivered (the proxy cuts every connection): close() still
     finishes and the running query fails."""
+    if driver.__name__ == "asyncpg":
+        # asyncpg 0.32 itself leaves its failed cancel's future unretrieved about half the time
+        # (a race in its own cancel path); that is asyncpg's report, not what this test checks.
+        loop_errors.allowed.add("Future exception was never retrieved")
     con = await driver.connect(**outage_proxy.connect_kwargs())
     query = asyncio.ensure_future(con.execute("SELECT pg_sleep(5)"))
     try:

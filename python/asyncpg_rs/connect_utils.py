@@ -929,6 +929,10 @@ class TLSUpgradeProto(asyncio.Protocol):
             self.on_data.set_exception(
                 exc if exc is not None else ConnectionError("unexpected connection_lost() call")
             )
+            # Nobody may be waiting any more: a task cancelled inside create_connection() (e.g.
+            # a cancel request abandoned by close()) closes the transport before it sees this
+            # protocol. A waiter still gets the exception; an orphan is not logged.
+            self.on_data.exception()
 
 
 async def _create_ssl_connection(
