@@ -99,6 +99,7 @@ class BaseProtocol:
         server_settings: list[tuple[str, str]] | None = None,
         channel_binding: str | None = None,
         tls_server_end_point: bytes | None = None,
+        gss_step: Callable[[bytes | None], bytes | None] | None = None,
     ) -> asyncio.Future[None]: ...
     @property
     def _auth_received(self) -> bool: ...

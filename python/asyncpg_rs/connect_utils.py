@@ -21,6 +21,7 @@ import asyncio
 import configparser
 import enum
 import getpass
+import importlib
 import os
 import pathlib
 import platform
@@ -1124,6 +1125,7 @@ async def __connect_addr(
             settings,
             params.channel_binding,
             end_point,
+            _GssAuth(addr, params.krbsrvname, params.gsslib),
         )
     except exceptions.PostgresError as exc:
         tr.abort()
@@ -1212,6 +1214,50 @@ def certificate_signature_hash(der: bytes) -> Optional[str]:
         return _SIGNATURE_HASHES.get(_oid_text(der[start:end]))
     except (IndexError, ValueError):
         return None
+
+
+class _GssAuth:
+    """GSSAPI (Kerberos) tokens for the protocol's authentication exchange, as asyncpg computes
+    them: the optional ``gssapi`` package initiates a context with the service
+    ``{krbsrvname}@{host}`` (``krbsrvname`` defaults to ``postgres``); the protocol calls this
+    object with None for AuthenticationGSS, then with each AuthenticationGSSContinue token, and
+    sends back what it returns (None: nothing to send)."""
+
+    __slots__ = ("_ctx", "_gsslib", "_host", "_service")
+
+    def __init__(self, addr: Any, krbsrvname: Optional[str], gsslib: Optional[str]) -> None:
+        self._host = None if isinstance(addr, str) else addr[0]
+        self._service = krbsrvname or "postgres"
+        self._gsslib = gsslib or "gssapi"
+        self._ctx: Any = None
+
+    def _init_context(self) -> None:
+        from . import exceptions
+
+        module = "gssapi" if self._gsslib == "gssapi" else "sspilib"
+        try:
+            lib: Any = importlib.import_module(module)
+        except ModuleNotFoundError:
+            raise exceptions.InterfaceError(
+                f"{module} module not found; please install asyncpg[gssauth] to "
+                "use asyncpg with Kerberos/GSSAPI/SSPI authentication"
+            ) from None
+        if self._host is None:
+            raise exceptions.InternalClientError(
+                "GSSAPI/SSPI authentication is only supported for TCP/IP connections"
+            )
+        if module != "gssapi":
+            raise exceptions.InterfaceError(
+                "SSPI authentication (gsslib='sspi') is not supported by asyncpg_rs; use gsslib='gssapi'"
+            )
+        name = lib.Name(f"{self._service}@{self._host}", lib.NameType.hostbased_service)
+        self._ctx = lib.SecurityContext(name=name, usage="initiate")
+
+    def __call__(self, server_token: Optional[bytes]) -> Optional[bytes]:
+        if self._ctx is None:
+            self._init_context()
+        token = self._ctx.step(server_token)
+        return token or None
 
 
 def _tls_server_end_point(transport: Any) -> Optional[bytes]:

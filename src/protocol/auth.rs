@@ -1,7 +1,9 @@
 //! Session start and authentication: the StartupMessage, then cleartext, MD5 and SCRAM-SHA-256
 //! exchanges (postgres-protocol computes the SCRAM proofs, Python's hashlib the MD5 one, as in
 //! asyncpg), SCRAM-SHA-256-PLUS channel binding (`tls-server-end-point`) with libpq's
-//! `channel_binding` policy; other methods are refused with asyncpg's error.
+//! `channel_binding` policy; GSSAPI (Kerberos) through a Python callback that computes the tokens
+//! (connect_utils' `_GssAuth`, on the optional `gssapi` package, as asyncpg); other methods are
+//! refused with asyncpg's error.
 
 use fallible_iterator::FallibleIterator;
 use postgres_protocol::authentication::sasl;
@@ -34,10 +36,20 @@ pub(super) struct AuthState {
     pub(super) end_point: Option<Vec<u8>>,
     /// The SASL mechanism chosen, once the exchange started.
     pub(super) mechanism: Option<&'static str>,
+    /// GSSAPI: `step(server_token: bytes | None) -> bytes | None`, called for AuthenticationGSS
+    /// (with None) and each AuthenticationGSSContinue; a token it returns is sent as GSSResponse.
+    pub(super) gss_step: Option<Py<PyAny>>,
+    /// The server asked for GSS/SSPI once already.
+    pub(super) gss_started: bool,
 }
 
 impl AuthState {
-    pub(super) fn new(py: Python<'_>, policy: Option<&str>, end_point: Option<Vec<u8>>) -> PyResult<Self> {
+    pub(super) fn new(
+        py: Python<'_>,
+        policy: Option<&str>,
+        end_point: Option<Vec<u8>>,
+        gss_step: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
         let policy = match policy {
             // Not given: asyncpg's behaviour (no binding), so code written for asyncpg sees no change.
             None | Some("disable") => ChannelBindingPolicy::Disable,
@@ -56,6 +68,8 @@ impl AuthState {
             policy,
             end_point: end_point.filter(|e| !e.is_empty()),
             mechanism: None,
+            gss_step,
+            gss_started: false,
         })
     }
 }
@@ -111,6 +125,8 @@ impl PyBaseProtocol {
                 }
                 self.check_channel_binding_not_required(py)?;
                 self.auth.received = true;
+                // The security context is not needed once the server accepted us.
+                self.auth.gss_step = None;
                 Ok(())
             }
             Message::AuthenticationCleartextPassword => {
@@ -189,10 +205,27 @@ impl PyBaseProtocol {
                     .finish(body.data())
                     .map_err(|e| protocol_err(py, format!("SCRAM authentication failed: {e}")))
             }
-            Message::AuthenticationGss | Message::AuthenticationGssContinue(_) => Err(self.auth_unsupported(py, "GSS")),
+            // SSPI (code 9) is GSS with SPNEGO negotiation; asyncpg answers both the same way.
+            Message::AuthenticationGss | Message::AuthenticationSspi => {
+                if self.auth.gss_started {
+                    return Err(errors::client_error(
+                        py,
+                        "InterfaceError",
+                        "duplicate GSSAPI/SSPI authentication request",
+                    ));
+                }
+                self.auth.gss_started = true;
+                self.check_channel_binding_not_required(py)?;
+                self.gss_step(py, None)
+            }
+            Message::AuthenticationGssContinue(body) => {
+                if !self.auth.gss_started {
+                    return Err(protocol_err(py, "unexpected GSS continue message"));
+                }
+                self.gss_step(py, Some(body.data()))
+            }
             Message::AuthenticationKerberosV5 => Err(self.auth_unsupported(py, "Kerberos V5")),
             Message::AuthenticationScmCredential => Err(self.auth_unsupported(py, "SCM credentials")),
-            Message::AuthenticationSspi => Err(self.auth_unsupported(py, "SSPI")),
             _ => Err(protocol_err(py, "unexpected message from the server")),
         }
     }
@@ -230,6 +263,35 @@ impl PyBaseProtocol {
         });
         self.flush(py)?;
         Ok(fut)
+    }
+
+    /// One GSSAPI step: the Python callback turns the server's token into ours (None or empty:
+    /// nothing to send), which goes out as a GSSResponse ('p' with the raw token).
+    fn gss_step(&mut self, py: Python<'_>, server_token: Option<&[u8]>) -> PyResult<()> {
+        let Some(step) = self.auth.gss_step.as_ref().map(|s| s.clone_ref(py)) else {
+            return Err(self.auth_unsupported(py, "GSS"));
+        };
+        let arg = server_token.map(|t| pyo3::types::PyBytes::new(py, t));
+        let token = step
+            .call1(py, (arg,))
+            .and_then(|t| t.extract::<Option<Vec<u8>>>(py))
+            .map_err(|e| {
+                // asyncpg's wrapping of any error while authenticating (gssapi's GSSError, the
+                // missing package), with the original as the cause.
+                let text = e.value(py).str().map(|s| s.to_string()).unwrap_or_default();
+                let err = errors::client_error(
+                    py,
+                    "InternalClientError",
+                    format!("unexpected error while performing authentication: {text}"),
+                );
+                err.set_cause(py, Some(e));
+                err
+            })?;
+        let Some(token) = token.filter(|t| !t.is_empty()) else {
+            return Ok(());
+        };
+        frontend::sasl_response(&token, &mut self.outbuf).map_err(|e| io_err(py, e))?;
+        self.flush(py)
     }
 
     pub(super) fn auth_unsupported(&self, py: Python<'_>, method: &str) -> PyErr {

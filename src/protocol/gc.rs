@@ -25,6 +25,7 @@ impl PyBaseProtocol {
         visit.call(&self.notice_callback)?;
         visit.call(&self.lost_callback)?;
         visit.call(&self.stale_callback)?;
+        visit.call(&self.auth.gss_step)?;
         for pending in &self.pending {
             visit_pending(pending, visit)?;
         }
@@ -40,6 +41,7 @@ impl PyBaseProtocol {
         self.notice_callback = None;
         self.lost_callback = None;
         self.stale_callback = None;
+        self.auth.gss_step = None;
         self.pending.clear();
         self.overrides.clear();
         self.type_cache.clear();

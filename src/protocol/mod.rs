@@ -219,7 +219,8 @@ impl PyBaseProtocol {
     /// Send the StartupMessage; the future resolves once the server is ready for queries.
     /// `channel_binding` is libpq's `disable`/`prefer`/`require`; `tls_server_end_point` the
     /// RFC 5929 hash of the server certificate when the session runs over TLS.
-    #[pyo3(signature = (user, database, password=None, server_settings=None, channel_binding=None, tls_server_end_point=None))]
+    /// `gss_step` computes GSSAPI tokens (see `auth::AuthState::gss_step`).
+    #[pyo3(signature = (user, database, password=None, server_settings=None, channel_binding=None, tls_server_end_point=None, gss_step=None))]
     #[allow(clippy::too_many_arguments)]
     fn startup(
         &mut self,
@@ -230,8 +231,9 @@ impl PyBaseProtocol {
         server_settings: Option<Vec<(String, String)>>,
         channel_binding: Option<&str>,
         tls_server_end_point: Option<Vec<u8>>,
+        gss_step: Option<Py<PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        self.auth = auth::AuthState::new(py, channel_binding, tls_server_end_point)?;
+        self.auth = auth::AuthState::new(py, channel_binding, tls_server_end_point, gss_step)?;
         self.send_startup(py, user, database, password, server_settings)
     }
 

@@ -127,6 +127,10 @@ impl<'py> Session<'py> {
     }
 
     pub(super) fn startup(&self, password: Option<&str>) -> Py<PyAny> {
+        self.startup_gss(password, None)
+    }
+
+    pub(super) fn startup_gss(&self, password: Option<&str>, gss_step: Option<Py<PyAny>>) -> Py<PyAny> {
         self.proto
             .borrow_mut()
             .startup(
@@ -137,6 +141,7 @@ impl<'py> Session<'py> {
                 None,
                 None,
                 None,
+                gss_step,
             )
             .unwrap()
     }
@@ -470,6 +475,62 @@ fn scram_exchange_is_checked() {
         s.feed(&msg(b'R', &[12i32.to_be_bytes().to_vec(), b"v=AAAA".to_vec()].concat()));
         let out = s.outcome(&fut);
         assert!(out.starts_with("raise ProtocolError: SCRAM"), "{out}");
+    });
+}
+
+/// A stand-in for connect_utils' `_GssAuth`: answers the server's tokens from a table.
+fn gss_callback(py: Python<'_>, source: &str) -> Py<PyAny> {
+    let code = std::ffi::CString::new(source).unwrap();
+    py.eval(&code, None, None).unwrap().unbind()
+}
+
+#[test]
+fn gss_exchange_sends_the_callbacks_tokens() {
+    attach(|py| {
+        let s = Session::new(py);
+        let step = gss_callback(py, "lambda t: {None: b'tok1', b'srv1': b'tok2', b'srv2': None}[t]");
+        let fut = s.startup_gss(None, Some(step));
+        s.take_written();
+        s.feed(&auth(7));
+        assert_eq!(s.written_messages(), vec![(b'p', b"tok1".to_vec())]);
+        s.feed(&msg(b'R', &[8i32.to_be_bytes().to_vec(), b"srv1".to_vec()].concat()));
+        assert_eq!(s.written_messages(), vec![(b'p', b"tok2".to_vec())]);
+        s.feed(&msg(b'R', &[8i32.to_be_bytes().to_vec(), b"srv2".to_vec()].concat()));
+        assert_eq!(s.written_messages(), vec![]);
+        s.feed(&[auth(0), ready(b'I')].concat());
+        assert_eq!(s.outcome(&fut), "ok None");
+    });
+}
+
+#[test]
+fn gss_errors_are_asyncpgs() {
+    attach(|py| {
+        // A second AuthenticationGSS.
+        let s = Session::new(py);
+        let fut = s.startup_gss(None, Some(gss_callback(py, "lambda t: b'tok'")));
+        s.feed(&[auth(7), auth(7)].concat());
+        let out = s.outcome(&fut);
+        assert!(
+            out.contains("InterfaceError: duplicate GSSAPI/SSPI authentication request"),
+            "{out}"
+        );
+
+        // GSSContinue before GSS.
+        let s = Session::new(py);
+        let fut = s.startup_gss(None, Some(gss_callback(py, "lambda t: b'tok'")));
+        s.feed(&msg(b'R', &[8i32.to_be_bytes().to_vec(), b"x".to_vec()].concat()));
+        let out = s.outcome(&fut);
+        assert!(out.contains("unexpected GSS continue message"), "{out}");
+
+        // The callback fails (gssapi's error): wrapped as asyncpg wraps it.
+        let s = Session::new(py);
+        let fut = s.startup_gss(None, Some(gss_callback(py, "lambda t: 1 / 0")));
+        s.feed(&auth(7));
+        let out = s.outcome(&fut);
+        assert!(
+            out.contains("InternalClientError: unexpected error while performing authentication: division by zero"),
+            "{out}"
+        );
     });
 }
 
