@@ -169,7 +169,7 @@ impl<'py> Parser<'_, 'py> {
         match self.peek() {
             Some(b'{') => self.object(depth + 1),
             Some(b'[') => self.array(depth + 1),
-            Some(b'"') => Ok(self.short_value()?.into_any()),
+            Some(b'"') => Ok(self.cached_string(CACHED_VALUE_LEN)?.into_any()),
             Some(b't') => {
                 self.literal(b"true")?;
                 Ok(PyBool::new(py, true).to_owned().into_any())
@@ -202,7 +202,7 @@ impl<'py> Parser<'_, 'py> {
             if self.peek() != Some(b'"') {
                 return Err(Stop::Fallback);
             }
-            let key = self.key()?;
+            let key = self.cached_string(CACHED_KEY_LEN)?;
             self.skip_ws()?;
             if self.peek() != Some(b':') {
                 return Err(Stop::Fallback);
@@ -255,30 +255,12 @@ impl<'py> Parser<'_, 'py> {
         }
     }
 
-    /// An object key: from the key cache when it has no escapes.
-    fn key(&mut self) -> Result<Bound<'py, PyString>, Stop> {
+    /// A string of at most `cached_len` bytes without escapes, from the key cache (object keys,
+    /// and short values such as enum-like labels, repeat across documents); others via `string`.
+    fn cached_string(&mut self, cached_len: usize) -> Result<Bound<'py, PyString>, Stop> {
         let start = self.pos + 1;
         let rest = self.s.get(start..).ok_or(Stop::Fallback)?;
-        for (n, &c) in rest.iter().enumerate().take(CACHED_KEY_LEN + 1) {
-            match c {
-                b'"' => {
-                    self.pos = start + n + 1;
-                    return Ok(cached_key(self.py, &rest[..n])?);
-                }
-                b'\\' => break,
-                c if c < 0x20 => return Err(Stop::Fallback),
-                _ => {}
-            }
-        }
-        self.string()
-    }
-
-    /// A string value: short ones without escapes from the same cache as keys (values such as
-    /// enum-like labels repeat across documents as keys do).
-    fn short_value(&mut self) -> Result<Bound<'py, PyString>, Stop> {
-        let start = self.pos + 1;
-        let rest = self.s.get(start..).ok_or(Stop::Fallback)?;
-        for (n, &c) in rest.iter().enumerate().take(CACHED_VALUE_LEN + 1) {
+        for (n, &c) in rest.iter().enumerate().take(cached_len + 1) {
             match c {
                 b'"' => {
                     self.pos = start + n + 1;
